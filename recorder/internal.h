@@ -1,0 +1,241 @@
+/*
+ * internal.h - declarations shared by the recorder's subsystems (libweft).
+ *
+ *   clock.c    timestamps: invariant TSC or CLOCK_MONOTONIC, and clock samples
+ *   strtab.c   the global string table and each thread's name caches
+ *   thread.c   per-thread state: registration, chunks, the SPSC chunk rings
+ *   emit.h     the inline hot path that encodes events into a thread's chunk
+ *   events.c   the public recording calls (tasks, regions, logs, counters)
+ *   writer.c   the background writer: LZ4 frames, flush cycles, END record
+ *   session.c  weft_start/weft_stop, WEFT_OUT autostart, exit and fork
+ *
+ * Ownership of a thread's state, the one subtle part:
+ *   - the owning thread alone writes pos/end/count/last and the region stack;
+ *   - it publishes progress with one release store of chunk->commit per event
+ *     (a plain store on x86: no lock and no read-modify-write);
+ *   - the writer reads commit with acquire and compresses the committed bytes
+ *     while the thread keeps appending after them;
+ *   - whole chunks change hands through two single-producer single-consumer
+ *     rings (full: thread -> writer, free: writer -> thread);
+ *   - the global thread list and registration are guarded by weft__lock.
+ */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include "weft.h"
+#include "wire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WEFT__HIDDEN __attribute__((visibility("hidden")))
+#define WEFT__TLS __attribute__((tls_model("initial-exec"))) __thread
+
+/* ---- clock.c -------------------------------------------------------------- */
+
+typedef struct weft_clock_sample {
+    uint64_t ticks;   /* raw ticks (not shifted) */
+    uint64_t mono_ns; /* CLOCK_MONOTONIC */
+    uint64_t real_ns; /* CLOCK_REALTIME */
+} weft_clock_sample;
+
+extern WEFT__HIDDEN int weft__use_tsc;       /* 1: rdtsc; 0: clock_gettime */
+extern WEFT__HIDDEN unsigned weft__tick_shift;
+
+/* Picks the clock source once: the invariant TSC if CPUID reports one and
+ * WEFT_CLOCK is not "monotonic". Idempotent. */
+WEFT__HIDDEN void weft__clock_init(void);
+WEFT__HIDDEN uint64_t weft__mono_ns(void);
+/* A (ticks, monotonic, realtime) sample taken as close together as possible. */
+WEFT__HIDDEN weft_clock_sample weft__clock_sample(void);
+/* Rough ticks per second, measured over about a millisecond. */
+WEFT__HIDDEN uint64_t weft__ticks_per_sec_estimate(void);
+
+static inline uint64_t weft__raw_ticks(void)
+{
+    if (__builtin_expect(weft__use_tsc, 1)) {
+        uint32_t lo, hi;
+        __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+        return (uint64_t)hi << 32 | lo;
+    }
+    return weft__mono_ns();
+}
+
+/* ---- strtab.c ------------------------------------------------------------- */
+
+#define WEFT_STRTAB_MAX_NAMES (64u * 1024u)
+#define WEFT_STRTAB_MAX_BYTES (16u * 1024u * 1024u)
+#define WEFT_STR_FULL_TEXT "<string table full>"
+
+/* Interns `s` by content. Returns its id (>= 1), or 0 for NULL, or the id of
+ * "<string table full>" when the table is full (and sets *full). Locks. */
+WEFT__HIDDEN uint32_t weft__strtab_intern(const char *s, size_t len, bool *full);
+/* Text of an interned id; stable until exit. */
+WEFT__HIDDEN const char *weft__strtab_text(uint32_t id);
+/* Number of ids handed out so far (ids are 1..count). */
+WEFT__HIDDEN uint32_t weft__strtab_count(void);
+/* Bytes held by the table. */
+WEFT__HIDDEN size_t weft__strtab_bytes(void);
+WEFT__HIDDEN void weft__strtab_lock(void);
+WEFT__HIDDEN void weft__strtab_unlock(void);
+
+/* ---- thread.c ------------------------------------------------------------- */
+
+#define WEFT_MAX_DEPTH 255
+#define WEFT_EVENT_MAX 48 /* bytes of the largest fixed-size event */
+
+typedef struct weft_chunk {
+    /* (events << 32) | bytes committed; stored by the owner with release. */
+    _Atomic uint64_t commit;
+    /* Writer-owned: how much of this chunk is already in the file. */
+    uint32_t flushed_bytes;
+    uint32_t flushed_events;
+    uint8_t *data;
+} weft_chunk;
+
+typedef struct weft_ring {
+    _Atomic uint32_t head; /* next slot to push: written by the producer */
+    _Atomic uint32_t tail; /* next slot to pop: written by the consumer */
+    uint32_t mask;
+    weft_chunk **slot;
+} weft_ring;
+
+typedef struct weft_open_region {
+    uint64_t serial;
+    uint32_t name;
+    uint32_t recorded; /* 0: its begin was dropped, so its end is too */
+} weft_open_region;
+
+typedef struct weft_name_slot {
+    const char *ptr;
+    uint32_t id;
+} weft_name_slot;
+
+typedef struct weft_copy_slot {
+    uint64_t hash;
+    uint32_t id;
+    const char *text; /* weft's own copy, compared on a hash hit */
+} weft_copy_slot;
+
+typedef struct weft_thread {
+    /* -- hot: touched by every event, owner thread only -- */
+    uint8_t *pos;
+    uint8_t *end;
+    uint8_t *base;
+    weft_chunk *cur;
+    uint64_t last;   /* quantized ticks of the previous event in this chunk */
+    uint32_t count;  /* events in the current chunk */
+    uint32_t gen;    /* recording this state belongs to */
+    uint32_t depth;  /* open regions */
+    uint32_t index;  /* thread index within the recording (>= 1) */
+    weft_name_slot *names; /* address -> string id, open addressing */
+    uint32_t names_mask;
+    uint32_t names_used;
+    uint64_t serial; /* last region serial handed out */
+    uint64_t task_next, task_limit;
+
+    /* -- owner thread, less often -- */
+    uint64_t drops_pending; /* dropped since the last DROP event */
+    weft_copy_slot *copies; /* content hash -> string id */
+    uint32_t copies_mask;
+    weft_open_region stack[WEFT_MAX_DEPTH];
+
+    /* -- shared with the writer -- */
+    _Atomic uint64_t dropped_total;  /* owner stores, writer loads */
+    _Atomic(weft_chunk *) cur_pub;   /* the chunk being filled */
+    weft_ring full;                  /* thread -> writer */
+    weft_ring free;                  /* writer -> thread */
+    _Atomic int exited;
+
+    /* -- set at registration, read-only after -- */
+    pid_t tid;
+    char name[64];
+    weft_chunk *chunks;
+    uint32_t nchunks;
+    uint8_t *mem;
+    size_t mem_bytes;
+
+    /* -- writer-owned -- */
+    uint64_t seq;       /* next batch seq */
+    uint64_t written;   /* events written to the file */
+    bool announced;     /* THREAD record written */
+
+    struct weft_thread *next; /* global list, under weft__lock */
+} weft_thread;
+
+extern WEFT__HIDDEN pthread_mutex_t weft__lock;       /* thread list + session */
+extern WEFT__HIDDEN weft_thread *weft__threads;        /* all registered states */
+extern WEFT__HIDDEN uint32_t weft__writer_gen;         /* gen the writer still serves */
+extern WEFT__HIDDEN WEFT__TLS weft_thread *weft__self;
+
+/* Returns the calling thread's state for the current recording, registering it
+ * (allocating and pre-faulting its chunks) on first use; NULL if not recording
+ * or out of memory. The slow path behind weft__thread(). */
+WEFT__HIDDEN weft_thread *weft__thread_slow(void);
+
+static inline weft_thread *weft__thread(void)
+{
+    weft_thread *t = weft__self;
+    if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED), 1))
+        return t;
+    return weft__thread_slow();
+}
+
+/* Hands the full current chunk to the writer and takes a free one. Returns 0,
+ * or -1 if none is free (the caller drops its event). */
+WEFT__HIDDEN int weft__chunk_next(weft_thread *t, uint64_t now_q);
+/* Frees a thread state (its chunks and tables). Caller holds weft__lock and has
+ * unlinked it. */
+WEFT__HIDDEN void weft__thread_free(weft_thread *t);
+/* Total bytes of all live thread buffers and tables, under weft__lock. */
+WEFT__HIDDEN size_t weft__thread_bytes_locked(void);
+/* Remembered per-thread name from weft_thread_name() before registration. */
+WEFT__HIDDEN void weft__thread_set_name(const char *name);
+
+WEFT__HIDDEN bool weft__ring_push(weft_ring *r, weft_chunk *c);
+WEFT__HIDDEN weft_chunk *weft__ring_pop(weft_ring *r);
+
+/* String ids for names, keyed by address (fast) or by content (copy). */
+WEFT__HIDDEN uint32_t weft__name_slow(weft_thread *t, const char *s);
+WEFT__HIDDEN uint32_t weft__name_copy(weft_thread *t, const char *s);
+
+static inline uint32_t weft__name(weft_thread *t, const char *s)
+{
+    uintptr_t h = ((uintptr_t)s * 0x9E3779B97F4A7C15ull) >> 40;
+    weft_name_slot *e = &t->names[h & t->names_mask];
+    if (__builtin_expect(e->ptr == s, 1))
+        return e->id;
+    return weft__name_slow(t, s);
+}
+
+/* ---- writer.c ------------------------------------------------------------- */
+
+typedef struct weft_session_cfg {
+    char path[4096];
+    double seconds;
+    uint32_t nchunks;
+    int fd;
+} weft_session_cfg;
+
+/* Starts the writer thread for recording `gen` (header already written to
+ * cfg->fd). Returns 0 or a negative errno. */
+WEFT__HIDDEN int weft__writer_start(const weft_session_cfg *cfg, uint32_t gen,
+                                    weft_clock_sample start);
+/* Asks the writer to finish with `reason` (if it has not already) and joins
+ * it. Returns 0 or the first write error as a negative errno. */
+WEFT__HIDDEN int weft__writer_finish(int reason);
+/* Wakes the writer because a chunk is full. Async-signal-unsafe but lock-free. */
+WEFT__HIDDEN void weft__writer_kick(void);
+/* True once the writer finished the file by itself (window ended). */
+WEFT__HIDDEN bool weft__writer_done(void);
+/* Forgets a writer thread that does not exist in a forked child. */
+WEFT__HIDDEN void weft__writer_forget(void);
+
+/* ---- session.c ------------------------------------------------------------ */
+
+extern WEFT__HIDDEN uint32_t weft__nchunks; /* chunks per thread, this recording */
+
+#endif /* WEFT_INTERNAL_H */

@@ -1,0 +1,423 @@
+/*
+ * thread.c - per-thread recorder state: registration on a thread's first
+ * event, its chunks and the two SPSC rings that pass chunks to and from the
+ * writer, its name caches, and its end at thread exit.
+ *
+ * Everything here runs off the hot path: once per thread per recording, once
+ * per 64 KiB chunk, or on the first use of a name by a thread.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+pthread_mutex_t weft__lock = PTHREAD_MUTEX_INITIALIZER;
+weft_thread *weft__threads;
+uint32_t weft__writer_gen;
+WEFT__TLS weft_thread *weft__self;
+
+static uint32_t next_index;            /* under weft__lock; reset per recording */
+static _Atomic uint64_t next_task = 1; /* task ids, handed out in blocks */
+#define TASK_BLOCK 1024
+
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static WEFT__TLS bool self_dead;          /* TLS destructor ran: never register again */
+static WEFT__TLS char early_name[64];     /* weft_thread_name() before registering */
+
+/* ---- SPSC ring ------------------------------------------------------------ */
+
+/* The producer alone writes head and the consumer alone writes tail; each
+ * reads the other's index with acquire so the slot contents it guards are
+ * visible. No read-modify-write is needed. */
+bool weft__ring_push(weft_ring *r, weft_chunk *c)
+{
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (head - tail > r->mask)
+        return false;
+    r->slot[head & r->mask] = c;
+    atomic_store_explicit(&r->head, head + 1, memory_order_release);
+    return true;
+}
+
+weft_chunk *weft__ring_pop(weft_ring *r)
+{
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    if (head == tail)
+        return NULL;
+    weft_chunk *c = r->slot[tail & r->mask];
+    atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+    return c;
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* ---- name caches ---------------------------------------------------------- */
+
+static uint32_t intern_with_diag(weft_thread *t, const char *s, size_t len);
+
+static int names_grow(weft_thread *t)
+{
+    uint32_t cap = (t->names_mask + 1) * 2;
+    weft_name_slot *n = calloc(cap, sizeof *n);
+    if (!n)
+        return -1;
+    for (uint32_t i = 0; i <= t->names_mask; i++) {
+        weft_name_slot *e = &t->names[i];
+        if (!e->ptr)
+            continue;
+        uintptr_t h = ((uintptr_t)e->ptr * 0x9E3779B97F4A7C15ull) >> 40;
+        while (n[h & (cap - 1)].ptr)
+            h++;
+        n[h & (cap - 1)] = *e;
+    }
+    free(t->names);
+    t->names = n;
+    t->names_mask = cap - 1;
+    return 0;
+}
+
+/* Miss in the first probe: probe on, else intern the text by content (the one
+ * time weft reads it) and remember its address. */
+uint32_t weft__name_slow(weft_thread *t, const char *s)
+{
+    if (!s)
+        return 0;
+    uintptr_t h = ((uintptr_t)s * 0x9E3779B97F4A7C15ull) >> 40;
+    for (;; h++) {
+        weft_name_slot *e = &t->names[h & t->names_mask];
+        if (e->ptr == s)
+            return e->id;
+        if (!e->ptr)
+            break;
+    }
+    uint32_t id = intern_with_diag(t, s, strlen(s));
+    if ((t->names_used + 1) * 2 > t->names_mask + 1 && names_grow(t) != 0)
+        return id; /* no memory for the cache: correct, just slower next time */
+    h = ((uintptr_t)s * 0x9E3779B97F4A7C15ull) >> 40;
+    while (t->names[h & t->names_mask].ptr)
+        h++;
+    t->names[h & t->names_mask] = (weft_name_slot){s, id};
+    t->names_used++;
+    return id;
+}
+
+uint32_t weft__name_copy(weft_thread *t, const char *s)
+{
+    if (!s)
+        return 0;
+    size_t len = strlen(s);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    weft_copy_slot *e = &t->copies[h & t->copies_mask];
+    if (e->hash == h && strcmp(e->text, s) == 0)
+        return e->id;
+    uint32_t id = intern_with_diag(t, s, len);
+    if (id) /* direct-mapped: a collision just replaces the older entry */
+        *e = (weft_copy_slot){h, id, weft__strtab_text(id)};
+    return id;
+}
+
+/* ---- diagnostics written from the slow paths ------------------------------ */
+
+/* Writes a DIAG event; defined in events.c next to the other encoders. */
+WEFT__HIDDEN void weft__diag(weft_thread *t, unsigned kind, uint32_t name, uint64_t arg);
+
+static uint32_t intern_with_diag(weft_thread *t, const char *s, size_t len)
+{
+    bool full;
+    uint32_t id = weft__strtab_intern(s, len, &full);
+    if (full)
+        weft__diag(t, WEFT_DIAG_STRING_TABLE_FULL, id, 0);
+    return id;
+}
+
+/* ---- registration --------------------------------------------------------- */
+
+static void thread_exit(void *arg);
+
+static void make_exit_key(void) { pthread_key_create(&exit_key, thread_exit); }
+
+static void read_own_name(weft_thread *t)
+{
+    if (early_name[0]) {
+        memcpy(t->name, early_name, sizeof t->name);
+        return;
+    }
+    char buf[17] = {0};
+    prctl(PR_GET_NAME, buf, 0, 0, 0); /* the pthread name; cheap for self */
+    memcpy(t->name, buf, sizeof buf);
+}
+
+/* Allocates the chunk memory and pre-faults it, so the hot path never takes
+ * a page fault on a fresh chunk. */
+static int alloc_chunks(weft_thread *t, uint32_t nchunks)
+{
+    size_t bytes = (size_t)nchunks * WEFT_CHUNK_BYTES;
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                     -1, 0);
+    if (mem == MAP_FAILED)
+        return -1;
+    uint32_t ring = pow2_at_least(nchunks);
+    t->chunks = calloc(nchunks, sizeof *t->chunks);
+    t->full.slot = calloc(ring, sizeof(weft_chunk *));
+    t->free.slot = calloc(ring, sizeof(weft_chunk *));
+    if (!t->chunks || !t->full.slot || !t->free.slot) {
+        munmap(mem, bytes);
+        return -1;
+    }
+    t->full.mask = t->free.mask = ring - 1;
+    t->mem = mem;
+    t->mem_bytes = bytes;
+    t->nchunks = nchunks;
+    for (uint32_t i = 0; i < nchunks; i++) {
+        t->chunks[i].data = t->mem + (size_t)i * WEFT_CHUNK_BYTES;
+        weft__ring_push(&t->free, &t->chunks[i]);
+    }
+    return 0;
+}
+
+void weft__thread_free(weft_thread *t)
+{
+    if (t->mem)
+        munmap(t->mem, t->mem_bytes);
+    free(t->chunks);
+    free(t->full.slot);
+    free(t->free.slot);
+    free(t->names);
+    free(t->copies);
+    free(t);
+}
+
+static weft_thread *thread_new(uint32_t nchunks)
+{
+    weft_thread *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->names_mask = 255;
+    t->copies_mask = 63;
+    t->names = calloc(t->names_mask + 1, sizeof *t->names);
+    t->copies = calloc(t->copies_mask + 1, sizeof *t->copies);
+    if (!t->names || !t->copies || alloc_chunks(t, nchunks) != 0) {
+        weft__thread_free(t);
+        return NULL;
+    }
+    t->tid = (pid_t)syscall(SYS_gettid);
+    return t;
+}
+
+/* Resets a state kept from an earlier recording: every chunk becomes free and
+ * the region stack empties (regions from that recording end with it). */
+static void thread_reset(weft_thread *t)
+{
+    atomic_store(&t->full.head, 0), atomic_store(&t->full.tail, 0);
+    atomic_store(&t->free.head, 0), atomic_store(&t->free.tail, 0);
+    for (uint32_t i = 0; i < t->nchunks; i++)
+        weft__ring_push(&t->free, &t->chunks[i]);
+    t->cur = NULL;
+    t->pos = t->end = t->base = NULL;
+    t->depth = 0;
+    t->drops_pending = 0;
+    atomic_store(&t->dropped_total, 0);
+    atomic_store(&t->cur_pub, NULL);
+    t->seq = t->written = 0;
+    t->announced = false;
+}
+
+/* Out-of-line because it runs once per thread per recording. Takes a chunk
+ * right away so the first event finds room. */
+weft_thread *weft__thread_slow(void)
+{
+    if (self_dead)
+        return NULL;
+    pthread_once(&exit_once, make_exit_key);
+    weft_thread *t = weft__self;
+    pthread_mutex_lock(&weft__lock);
+    uint32_t gen = __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+    if (!gen) {
+        pthread_mutex_unlock(&weft__lock);
+        return NULL;
+    }
+    if (t && t->nchunks != weft__nchunks) { /* buffer size changed: start over */
+        weft_thread **pp = &weft__threads;
+        while (*pp != t)
+            pp = &(*pp)->next;
+        *pp = t->next;
+        weft__thread_free(t);
+        t = weft__self = NULL;
+    }
+    if (!t) {
+        t = thread_new(weft__nchunks);
+        if (!t) {
+            pthread_mutex_unlock(&weft__lock);
+            return NULL;
+        }
+        t->next = weft__threads;
+        weft__threads = t;
+        weft__self = t;
+        pthread_setspecific(exit_key, t);
+    } else {
+        thread_reset(t);
+    }
+    read_own_name(t);
+    t->index = ++next_index;
+    t->gen = gen;
+    pthread_mutex_unlock(&weft__lock);
+    return t;
+}
+
+void weft__thread_set_name(const char *name)
+{
+    size_t n = strnlen(name, sizeof early_name - 1);
+    memcpy(early_name, name, n);
+    early_name[n] = 0;
+}
+
+size_t weft__thread_bytes_locked(void)
+{
+    size_t b = 0;
+    for (weft_thread *t = weft__threads; t; t = t->next)
+        b += sizeof *t + t->mem_bytes + (t->names_mask + 1) * sizeof(weft_name_slot) +
+             (t->copies_mask + 1) * sizeof(weft_copy_slot) + t->nchunks * sizeof(weft_chunk);
+    return b;
+}
+
+/* Resets per-recording counters; called by weft_start under weft__lock. */
+WEFT__HIDDEN void weft__thread_new_recording(void) { next_index = 0; }
+
+/* Hands out task ids without a shared write per task: a thread takes a block
+ * of TASK_BLOCK ids with one atomic add and uses them up locally. */
+WEFT__HIDDEN uint64_t weft__task_id(weft_thread *t)
+{
+    if (t->task_next == t->task_limit) {
+        t->task_next = atomic_fetch_add_explicit(&next_task, TASK_BLOCK, memory_order_relaxed);
+        t->task_limit = t->task_next + TASK_BLOCK;
+    }
+    return t->task_next++;
+}
+
+/* ---- chunk handover ------------------------------------------------------- */
+
+static int chunk_open(weft_thread *t, uint64_t now_q)
+{
+    weft_chunk *c = weft__ring_pop(&t->free);
+    if (!c)
+        return -1;
+    c->flushed_bytes = c->flushed_events = 0; /* writer is done with it */
+    t->cur = c;
+    t->base = t->pos = c->data;
+    t->end = c->data + WEFT_CHUNK_BYTES;
+    t->count = 0;
+    /* Every chunk opens with the absolute time, so a batch gap is repaired at
+     * the next chunk. */
+    uint8_t *p = t->pos;
+    *p++ = WEFT_EV_TIME_BASE;
+    p = weft_put_uvarint(p, now_q);
+    t->last = now_q;
+    t->pos = p;
+    t->count = 1;
+    atomic_store_explicit(&c->commit, (uint64_t)1 << 32 | (uint32_t)(p - t->base),
+                          memory_order_release);
+    atomic_store_explicit(&t->cur_pub, c, memory_order_release);
+    return 0;
+}
+
+/* Counts open regions whose begin is in the file: the reader keeps that many
+ * and ends the rest, whose ends were dropped (docs/format.md §4, Drops). */
+static uint64_t open_recorded(const weft_thread *t)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < t->depth; i++)
+        n += t->stack[i].recorded;
+    return n;
+}
+
+int weft__chunk_next(weft_thread *t, uint64_t now_q)
+{
+    if (t->cur) {
+        /* The commit word already covers everything written; the writer
+         * reads it when it pops the chunk. The ring has room for every chunk,
+         * so the push cannot fail. */
+        weft__ring_push(&t->full, t->cur);
+        t->cur = NULL;
+        t->pos = t->end = t->base = NULL;
+        atomic_store_explicit(&t->cur_pub, NULL, memory_order_release);
+        weft__writer_kick();
+    }
+    if (chunk_open(t, now_q) != 0)
+        return -1;
+    if (t->drops_pending) {
+        uint8_t *p = t->pos;
+        *p++ = WEFT_EV_DROP;
+        *p++ = 0; /* dt: same instant as TIME_BASE */
+        p = weft_put_uvarint(p, t->drops_pending);
+        p = weft_put_uvarint(p, open_recorded(t));
+        t->pos = p;
+        t->count++;
+        t->drops_pending = 0;
+        atomic_store_explicit(&t->cur->commit, (uint64_t)t->count << 32 | (uint32_t)(p - t->base),
+                              memory_order_release);
+    }
+    return 0;
+}
+
+/* ---- thread exit ---------------------------------------------------------- */
+
+/* Runs at pthread exit. If the writer still serves this thread's recording,
+ * the last chunk goes to it and the writer frees the state after draining;
+ * otherwise the state is freed here. */
+static void thread_exit(void *arg)
+{
+    weft_thread *t = arg;
+    WEFT__HIDDEN void weft__thread_exit_event(weft_thread *t);
+    if (t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED))
+        weft__thread_exit_event(t);
+    self_dead = true;
+    weft__self = NULL;
+    pthread_mutex_lock(&weft__lock);
+    if (t->gen && t->gen == weft__writer_gen) {
+        if (t->cur) {
+            weft__ring_push(&t->full, t->cur);
+            t->cur = NULL;
+            atomic_store_explicit(&t->cur_pub, NULL, memory_order_release);
+        }
+        atomic_store_explicit(&t->exited, 1, memory_order_release);
+        pthread_mutex_unlock(&weft__lock);
+        weft__writer_kick();
+        return;
+    }
+    weft_thread **pp = &weft__threads;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = t->next;
+    weft__thread_free(t);
+    pthread_mutex_unlock(&weft__lock);
+}
+
+/* After fork() only the calling thread exists in the child: forget the
+ * others' states without touching their memory (it may be mid-update). */
+WEFT__HIDDEN void weft__thread_after_fork_child(void)
+{
+    weft__threads = NULL;
+    if (weft__self) {
+        weft__self->next = NULL;
+        weft__self->gen = 0;
+        weft__threads = weft__self;
+    }
+}
