@@ -127,6 +127,7 @@ typedef struct weft_thread {
     uint8_t *base;
     weft_chunk *cur;
     uint64_t last;   /* quantized ticks of the previous event in this chunk */
+    uint64_t last_task; /* previous task id written in this chunk (kind T) */
     uint32_t count;  /* events in the current chunk */
     uint32_t gen;    /* recording this state belongs to */
     uint32_t depth;  /* open regions */

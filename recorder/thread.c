@@ -329,6 +329,7 @@ static int chunk_open(weft_thread *t, uint64_t now_q)
     *p++ = WEFT_EV_TIME_BASE;
     p = weft_put_uvarint(p, now_q);
     t->last = now_q;
+    t->last_task = 0;
     t->pos = p;
     t->count = 1;
     atomic_store_explicit(&c->commit, (uint64_t)1 << 32 | (uint32_t)(p - t->base),

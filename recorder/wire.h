@@ -60,8 +60,11 @@ enum weft_record_kind {
 
 /* ---- events ------------------------------------------------------------- */
 /* Argument kinds. U: unsigned LEB128. I: zigzag LEB128. S: string id (U).
- * B: uvarint length + bytes; only ever the last argument. N: no argument. */
-enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_ARG_B };
+ * B: uvarint length + bytes; only ever the last argument. N: no argument.
+ * T: a task id, delta-coded (weft_put_task/weft_get_task): nested regions of
+ *    one task, and consecutive tasks, then cost one byte instead of two or
+ *    three. */
+enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_ARG_B, WEFT_ARG_T };
 
 /* Event flags. */
 #define WEFT_EVF_UNTIMED 1u /* no time delta follows the code byte */
@@ -72,11 +75,11 @@ enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_AR
  * absolute value. */
 #define WEFT_EVENTS(X)                                                                  \
     X(0x01, TIME_BASE, "time_base", WEFT_EVF_UNTIMED, 1, U, "ticks", N, "", N, "")      \
-    X(0x02, TASK_BEGIN, "task_begin", 0, 3, U, "task", U, "parent", S, "type")          \
-    X(0x03, TASK_END, "task_end", 0, 1, U, "task", N, "", N, "")                        \
-    X(0x04, REGION_BEGIN, "region_begin", 0, 2, U, "task", S, "type", N, "")            \
+    X(0x02, TASK_BEGIN, "task_begin", 0, 3, T, "task", T, "parent", S, "type")          \
+    X(0x03, TASK_END, "task_end", 0, 1, T, "task", N, "", N, "")                        \
+    X(0x04, REGION_BEGIN, "region_begin", 0, 2, T, "task", S, "type", N, "")            \
     X(0x05, REGION_END, "region_end", 0, 0, N, "", N, "", N, "")                        \
-    X(0x06, LOG, "log", 0, 3, U, "task", S, "category", B, "message")                   \
+    X(0x06, LOG, "log", 0, 3, T, "task", S, "category", B, "message")                   \
     X(0x07, COUNTER, "counter", 0, 2, S, "name", I, "value", N, "")                     \
     X(0x08, THREAD_NAME, "thread_name", 0, 1, B, "name", N, "", N, "")                  \
     X(0x09, DROP, "drop", 0, 2, U, "count", U, "open_regions", N, "")                   \
@@ -185,6 +188,28 @@ static inline uint8_t *weft_put_uvarint(uint8_t *p, uint64_t v)
 
 static inline uint64_t weft_zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t weft_unzigzag(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+/* Task ids (kind T): 0 stays 0; any other id is stored as
+ * zigzag(task - last) + 1, where `last` is the previous non-zero task id
+ * written in the same chunk (0 at the chunk's TIME_BASE), and becomes `last`. */
+static inline uint8_t *weft_put_task(uint8_t *p, uint64_t *last, uint64_t task)
+{
+    if (!task) {
+        *p = 0;
+        return p + 1;
+    }
+    uint64_t v = weft_zigzag((int64_t)(task - *last)) + 1;
+    *last = task;
+    return weft_put_uvarint(p, v);
+}
+
+static inline uint64_t weft_task_of(uint64_t *last, uint64_t v)
+{
+    if (!v)
+        return 0;
+    *last += (uint64_t)weft_unzigzag(v - 1);
+    return *last;
+}
 
 /* Reads a LEB128 value from [*p, end). Returns 0 and advances *p on success;
  * -1 if the input ends inside the value or the value overflows 64 bits. */
