@@ -205,6 +205,9 @@ typedef struct weft_region {
     uint32_t gen;  /* recording generation the region belongs to */
 } weft_region;
 
+/* The most regions one thread may have open at once. */
+#define WEFT_REGION_MAX_DEPTH 255
+
 WEFT_API weft_region weft__region_begin(weft_task task, const char *type, int copy);
 WEFT_API void weft__region_end(weft_region region);
 
@@ -212,7 +215,7 @@ WEFT_API void weft__region_end(weft_region region);
  *  Begins a region of the given type (a name) on the calling thread, inside
  *  `task` (0: the background task). Regions nest strictly per thread and must
  *  end on the thread that began them; misuse is recorded as a diagnostic.
- *  At most 255 regions may be open per thread; deeper ones are not recorded
+ *  At most WEFT_REGION_MAX_DEPTH regions may be open per thread; deeper ones are not recorded
  *  (a diagnostic says so) and their handles end as no-ops.
  *  @return the handle to pass to weft_region_end(); a zeroed handle when not
  *          recording.

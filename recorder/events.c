@@ -134,17 +134,21 @@ weft_region weft__region_begin(weft_task task, const char *type, int copy)
 }
 
 /* Pops the innermost region and writes its end; an end whose begin was
- * dropped is dropped too, so the stream still nests. */
+ * dropped is dropped too, so the stream still nests. The region stays on the
+ * stack until its end is opened: if that opens a new chunk after drops, the
+ * DROP event's open_regions must still count it, since its end follows. */
 static void pop_region(weft_thread *t)
 {
-    weft_open_region *o = &t->stack[--t->depth];
+    weft_open_region *o = &t->stack[t->depth - 1];
     if (!o->recorded) {
+        t->depth--;
         atomic_store_explicit(&t->dropped_total,
                               atomic_load_explicit(&t->dropped_total, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         return;
     }
     uint8_t *p = ev_open(t, WEFT_EV_REGION_END, WEFT_EVENT_MAX);
+    t->depth--;
     if (p)
         ev_close(t, p);
 }

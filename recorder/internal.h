@@ -84,7 +84,7 @@ WEFT__HIDDEN void weft__strtab_unlock(void);
 
 /* ---- thread.c ------------------------------------------------------------- */
 
-#define WEFT_MAX_DEPTH 255
+#define WEFT_MAX_DEPTH WEFT_REGION_MAX_DEPTH
 #define WEFT_EVENT_MAX 48 /* bytes of the largest fixed-size event */
 
 typedef struct weft_chunk {

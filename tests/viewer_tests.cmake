@@ -1,0 +1,12 @@
+# Viewer tests: traces built with support/tracegen.c, read through weftview.
+
+weft_add_test(reader SOURCES test_reader.c LIBS weftview)
+weft_add_test(json SOURCES test_json.c LIBS weftview PkgConfig::CJSON m)
+weft_add_test(stats SOURCES test_stats.c LIBS weftview)
+weft_add_test(cli SOURCES test_cli.c LIBS weftview PkgConfig::CJSON)
+add_dependencies(test_cli weft_cli)
+
+# Not a test: writes big synthetic traces for measuring the viewer
+# (weft_gentrace OUT [EVENTS [THREADS]]).
+add_executable(weft_gentrace support/gentrace.c)
+target_link_libraries(weft_gentrace PRIVATE weft_testsupport)
