@@ -120,7 +120,9 @@ typedef struct weft_copy_slot {
     const char *text; /* weft's own copy, compared on a hash hit */
 } weft_copy_slot;
 
-typedef struct weft_thread {
+/* Cache-line aligned, with the writer's fields on lines of their own, so no
+ * event ever writes a line the writer or another thread writes. */
+typedef struct __attribute__((aligned(64))) weft_thread {
     /* -- hot: touched by every event, owner thread only -- */
     uint8_t *pos;
     uint8_t *end;
@@ -145,7 +147,7 @@ typedef struct weft_thread {
     weft_open_region stack[WEFT_MAX_DEPTH];
 
     /* -- shared with the writer -- */
-    _Atomic uint64_t dropped_total;  /* owner stores, writer loads */
+    _Alignas(64) _Atomic uint64_t dropped_total; /* owner stores, writer loads */
     _Atomic(weft_chunk *) cur_pub;   /* the chunk being filled */
     weft_ring full;                  /* thread -> writer */
     weft_ring free;                  /* writer -> thread */
@@ -160,7 +162,7 @@ typedef struct weft_thread {
     size_t mem_bytes;
 
     /* -- writer-owned -- */
-    uint64_t seq;       /* next batch seq */
+    _Alignas(64) uint64_t seq; /* next batch seq */
     uint64_t written;   /* events written to the file */
     bool announced;     /* THREAD record written */
 

@@ -206,9 +206,10 @@ void weft__thread_free(weft_thread *t)
 
 static weft_thread *thread_new(uint32_t nchunks)
 {
-    weft_thread *t = calloc(1, sizeof *t);
+    weft_thread *t = aligned_alloc(64, sizeof *t);
     if (!t)
         return NULL;
+    memset(t, 0, sizeof *t);
     t->names_mask = 255;
     t->copies_mask = 63;
     t->names = calloc(t->names_mask + 1, sizeof *t->names);
