@@ -1,6 +1,6 @@
 /*
  * main.c - the `weft` command: argument parsing and exit statuses around the
- * viewer library (reader, chrome, stats).
+ * viewer library (reader, chrome, stats) and the server (serve.h).
  *
  * Exit status: 0 success (also for a truncated file, with a warning on
  * stderr); 1 bad input or failed output (what could be read is still
@@ -13,6 +13,7 @@
 
 #include "chrome.h"
 #include "reader.h"
+#include "serve.h"
 #include "stats.h"
 #include "weft.h"
 
@@ -25,6 +26,11 @@ static const char usage_text[] =
     "  json IN [-o OUT]   convert a .weft trace to Chrome trace-event JSON\n"
     "                     (open it in ui.perfetto.dev); writes to stdout without -o\n"
     "  stats IN           print a summary: threads, events by type, drops, diagnostics\n"
+    "  serve [FILE|DIR]... [--addr HOST:PORT] [--auth USER:PASS] [--insecure]\n"
+    "        [--max-upload BYTES]\n"
+    "                     serve the web UI and its JSON API for the traces (every\n"
+    "                     *.weft of a DIR), by default at http://127.0.0.1:8080/;\n"
+    "                     port 0 picks a free port\n"
     "  version            print the weft version and the trace format version\n"
     "  help               print this help\n";
 
@@ -133,5 +139,7 @@ int main(int argc, char **argv)
         return cmd_json(argc - 2, argv + 2);
     if (!strcmp(cmd, "stats"))
         return cmd_stats(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return wv_serve_main(argc - 2, argv + 2);
     return usage_error("unknown command %s", cmd);
 }

@@ -1,0 +1,346 @@
+/*
+ * serve.c - `weft serve`: the command line, loading traces into the server,
+ * and the civetweb context (see serve.h).
+ *
+ * Safety defaults: the server listens on 127.0.0.1. Any other address is a
+ * deliberate choice the user must confirm, either with --auth (digest
+ * authentication against a passwords file this process creates with mode
+ * 0600 and deletes when it exits) or with --insecure.
+ */
+#define _GNU_SOURCE
+#include <civetweb.h>
+#include <dirent.h>
+#include <malloc.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "serve_http.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- traces --------------------------------------------------------------- */
+
+static void *warm_main(void *x)
+{
+    wv_index_warm(x);
+    return NULL;
+}
+
+int wv_server_add_fd(wv_server *s, int fd, const char *name, int *status, char *err)
+{
+    double t0 = now_s();
+    *status = 400;
+    wv_reader *r = wv_reader_open_fd(fd, name);
+    if (!r || wv_reader_status(r) == WV_FAILED) {
+        snprintf(err, WV_SERVE_ERR, "%s", r ? wv_reader_message(r) : "out of memory");
+        *status = r ? 400 : 500;
+        wv_reader_close(r);
+        return -1;
+    }
+    wv_index *x = wv_index_load(r);
+    wv_reader_close(r);
+    wv_trace *t = x ? calloc(1, sizeof *t) : NULL;
+    if (!t) {
+        wv_index_free(x);
+        snprintf(err, WV_SERVE_ERR, "weft: %s: out of memory", name);
+        *status = 500;
+        return -1;
+    }
+    t->x = x;
+    t->fd = fd;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    pthread_mutex_lock(&s->lock);
+    size_t n = atomic_load_explicit(&s->ntraces, memory_order_relaxed);
+    if (n == WV_SERVE_MAX_TRACES) {
+        pthread_mutex_unlock(&s->lock);
+        wv_index_free(x);
+        free(t);
+        snprintf(err, WV_SERVE_ERR, "weft: %s: too many traces (at most %d)", name, WV_SERVE_MAX_TRACES);
+        *status = 413;
+        return -1;
+    }
+    snprintf(t->id, sizeof t->id, "t%u", ++s->next_id);
+    s->traces[n] = t;
+    atomic_store_explicit(&s->ntraces, n + 1, memory_order_release);
+    pthread_mutex_unlock(&s->lock);
+    /* the latency tables and the task map are built while the UI draws */
+    t->warming = !pthread_create(&t->warm, NULL, warm_main, x);
+    if (!s->o.quiet) {
+        uint64_t bytes = wv_index_bytes(x);
+        fprintf(stderr,
+                "weft: %s %s: %llu events, %s, indexed in %.2f s: %.1f MiB (%.1f bytes/event)\n",
+                t->id, name, (unsigned long long)x->events, wv_trace_status(x), now_s() - t0,
+                (double)bytes / 1048576.0, x->events ? (double)bytes / (double)x->events : 0.0);
+        if (x->status != WV_OK)
+            fprintf(stderr, "%s\n", x->message);
+    }
+    return (int)n;
+}
+
+static int add_file(wv_server *s, const char *path, char *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, WV_SERVE_ERR, "weft: %s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int status;
+    if (wv_server_add_fd(s, fd, base, &status, err) < 0) {
+        close(fd);
+        return -1;
+    }
+    return 1;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_weft(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 5 && !strcmp(d->d_name + n - 5, ".weft");
+}
+
+int wv_server_add_path(wv_server *s, const char *path, char *err)
+{
+    struct stat st;
+    if (stat(path, &st)) {
+        snprintf(err, WV_SERVE_ERR, "weft: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return add_file(s, path, err);
+    struct dirent **list;
+    int n = scandir(path, &list, is_weft, by_name), added = 0;
+    if (n < 0) {
+        snprintf(err, WV_SERVE_ERR, "weft: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* one file that is not a trace does not keep the others from being served */
+    for (int i = 0; i < n; i++) {
+        char full[4096];
+        snprintf(full, sizeof full, "%s/%s", path, list[i]->d_name);
+        if (add_file(s, full, err) > 0)
+            added++;
+        else
+            fprintf(stderr, "%s (skipped)\n", err);
+        free(list[i]);
+    }
+    free(list);
+    return added;
+}
+
+size_t wv_server_trace_count(const wv_server *s)
+{
+    return atomic_load_explicit(&((wv_server *)s)->ntraces, memory_order_acquire);
+}
+
+/* ---- the server ----------------------------------------------------------- */
+
+static int is_loopback(const char *addr)
+{
+    return !strncmp(addr, "127.", 4) || !strncmp(addr, "localhost:", 10);
+}
+
+/* A passwords file for civetweb's digest authentication, readable only by
+ * this user; deleted by wv_server_free(). */
+static int make_auth_file(wv_server *s, const char *userpass, char *err)
+{
+    const char *colon = strchr(userpass, ':');
+    if (!colon || colon == userpass || !colon[1] || colon - userpass > 64) {
+        snprintf(err, WV_SERVE_ERR, "weft: serve: --auth needs USER:PASS");
+        return -1;
+    }
+    char user[65];
+    memcpy(user, userpass, (size_t)(colon - userpass));
+    user[colon - userpass] = 0;
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(s->auth_file, sizeof s->auth_file, "%s/weft-auth-XXXXXX", tmp);
+    mode_t old = umask(077);
+    int fd = mkstemp(s->auth_file);
+    int ok = fd >= 0 && mg_modify_passwords_file(s->auth_file, "weft", user, colon + 1) == 1;
+    umask(old);
+    if (fd >= 0)
+        close(fd);
+    if (!ok) {
+        snprintf(err, WV_SERVE_ERR, "weft: serve: cannot create the passwords file %s", s->auth_file);
+        if (fd >= 0)
+            unlink(s->auth_file);
+        s->auth_file[0] = 0;
+        return -1;
+    }
+    return 0;
+}
+
+wv_server *wv_server_new(const wv_serve_opts *o, char *err)
+{
+    wv_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, WV_SERVE_ERR, "weft: serve: out of memory");
+        return NULL;
+    }
+    s->o = *o;
+    if (!s->o.addr)
+        s->o.addr = WV_SERVE_DEFAULT_ADDR;
+    if (!s->o.max_upload)
+        s->o.max_upload = WV_SERVE_DEFAULT_UPLOAD;
+    snprintf(s->addr, sizeof s->addr, "%s", s->o.addr);
+    pthread_mutex_init(&s->lock, NULL);
+    if (o->auth && make_auth_file(s, o->auth, err)) {
+        wv_server_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+int wv_server_start(wv_server *s, char *err)
+{
+    const char *options[] = {
+        "listening_ports", s->addr,
+        "num_threads", "32",          /* concurrent connections served */
+        "max_request_size", "16384",  /* request line and headers */
+        "request_timeout_ms", "30000",
+        "enable_keep_alive", "yes",
+        "decode_url", "no",           /* see escapes: serve_http.c rejects them */
+        "authentication_domain", "weft",
+        NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    cb.begin_request = wv_http_request;
+    mg_init_library(0);
+    s->ctx = mg_start(&cb, s, options);
+    if (!s->ctx) {
+        snprintf(err, WV_SERVE_ERR, "weft: serve: cannot listen on %s (in use, or not an IPv4 HOST:PORT)",
+                 s->addr);
+        return -1;
+    }
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(s->ctx, 4, ports);
+    s->port = n > 0 ? ports[0].port : 0;
+    return 0;
+}
+
+int wv_server_port(const wv_server *s) { return s->port; }
+
+void wv_server_free(wv_server *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        mg_stop(s->ctx);
+    if (s->auth_file[0])
+        unlink(s->auth_file);
+    size_t n = atomic_load(&s->ntraces);
+    for (size_t i = 0; i < n; i++) {
+        if (s->traces[i]->warming)
+            pthread_join(s->traces[i]->warm, NULL);
+        wv_index_free(s->traces[i]->x);
+        close(s->traces[i]->fd);
+        free(s->traces[i]);
+    }
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_requested;
+static void on_signal(int sig) { stop_requested = sig; }
+
+static const char serve_usage[] =
+    "usage: weft serve [FILE|DIR]... [--addr HOST:PORT] [--auth USER:PASS] [--insecure]\n"
+    "                  [--max-upload BYTES]\n";
+
+static int serve_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "weft: serve: %s%s\n%s", what, arg ? arg : "", serve_usage);
+    return 2;
+}
+
+int wv_serve_main(int argc, char **argv)
+{
+    /* Big index arrays grow by realloc: a fixed mmap threshold keeps them
+     * in mmap'd chunks, which glibc grows with mremap instead of copying. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    wv_serve_opts o = {.addr = WV_SERVE_DEFAULT_ADDR};
+    int insecure = 0, npaths = 0;
+    char **paths = calloc((size_t)argc + 1, sizeof *paths), err[WV_SERVE_ERR];
+    for (int i = 0; paths && i < argc; i++) {
+        const char *a = argv[i];
+        int has_value = !strcmp(a, "--addr") || !strcmp(a, "--auth") || !strcmp(a, "--max-upload");
+        if (has_value && i + 1 >= argc) {
+            free(paths);
+            return serve_usage_error("missing value for ", a);
+        }
+        if (!strcmp(a, "--addr")) {
+            o.addr = argv[++i];
+        } else if (!strcmp(a, "--auth")) {
+            o.auth = argv[++i];
+        } else if (!strcmp(a, "--max-upload")) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(argv[++i], &end, 10);
+            if (errno || *end || !v || argv[i][0] == '-') {
+                free(paths);
+                return serve_usage_error("--max-upload needs a positive number of bytes, not ", argv[i]);
+            }
+            o.max_upload = v;
+        } else if (!strcmp(a, "--insecure")) {
+            insecure = 1;
+        } else if (a[0] == '-' && a[1]) {
+            free(paths);
+            return serve_usage_error("unknown option ", a);
+        } else {
+            paths[npaths++] = argv[i];
+        }
+    }
+    if (!paths)
+        return 1;
+    if (!is_loopback(o.addr)) {
+        fprintf(stderr, "weft: serve: warning: %s is reachable from other machines; "
+                        "anyone who can connect can read every trace served\n", o.addr);
+        if (!o.auth && !insecure) {
+            free(paths);
+            fprintf(stderr, "weft: serve: refusing to listen on %s without --auth USER:PASS "
+                            "(or --insecure to allow it anyway)\n", o.addr);
+            return 2;
+        }
+    }
+    wv_server *s = wv_server_new(&o, err);
+    int status = 0;
+    for (int i = 0; s && i < npaths && !status; i++)
+        if (wv_server_add_path(s, paths[i], err) < 0)
+            status = 1;
+    free(paths);
+    if (!s || status || wv_server_start(s, err)) {
+        fprintf(stderr, "%s\n", err);
+        wv_server_free(s);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+    const char *colon = strrchr(o.addr, ':');
+    size_t n = wv_server_trace_count(s);
+    printf("weft: serving %zu trace%s at http://%.*s:%d/\n", n, n == 1 ? "" : "s",
+           colon ? (int)(colon - o.addr) : (int)strlen(o.addr), o.addr, wv_server_port(s));
+    fflush(stdout);
+    while (!stop_requested)
+        pause();
+    wv_server_free(s);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * serve_feed.c - feeds a reader's events to a model with the reading on a
+ * second thread, for wv_index_load(): decompressing and decoding is about a
+ * third of indexing a trace, so on two cores reading the next batch while
+ * the index takes in the last one cuts the wait for `weft serve` to open a
+ * big trace by about that much.
+ *
+ * The reader thread fills batches of FEED_EVENTS events, copying each
+ * event's bytes (valid only until the reader's next call) into the batch;
+ * a ring of FEED_RING batches passes them to the caller's thread, which runs
+ * the model. The reader is used by one thread at a time, as reader.h asks:
+ * the feeding thread until it is joined, the caller after.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "serve_index.h"
+
+#define FEED_EVENTS 8192
+#define FEED_RING 4
+
+typedef struct batch {
+    wv_event ev[FEED_EVENTS];
+    size_t n;
+    uint8_t *data; /* the events' bytes; ev[i].data holds an offset here */
+    size_t data_len, data_cap;
+} batch;
+
+typedef struct feed {
+    wv_reader *r;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch *b;
+    unsigned filled, taken; /* batches handed over and taken back, counts */
+    int done, stop, oom;
+} feed;
+
+static int fill(feed *f, batch *b)
+{
+    b->n = b->data_len = 0;
+    while (b->n < FEED_EVENTS && wv_reader_next(f->r, &b->ev[b->n])) {
+        wv_event *e = &b->ev[b->n++];
+        if (!e->data_len)
+            continue;
+        if (b->data_len + e->data_len > b->data_cap) {
+            size_t cap = b->data_cap ? 2 * b->data_cap : 1 << 16;
+            while (cap < b->data_len + e->data_len)
+                cap *= 2;
+            uint8_t *d = realloc(b->data, cap);
+            if (!d)
+                return -ENOMEM;
+            b->data = d, b->data_cap = cap;
+        }
+        memcpy(b->data + b->data_len, e->data, e->data_len);
+        e->data = (const uint8_t *)(uintptr_t)b->data_len;
+        b->data_len += e->data_len;
+    }
+    return 0;
+}
+
+static void *reader_main(void *p)
+{
+    feed *f = p;
+    for (;;) {
+        pthread_mutex_lock(&f->mu);
+        while (f->filled - f->taken == FEED_RING && !f->stop)
+            pthread_cond_wait(&f->cv, &f->mu);
+        int stop = f->stop;
+        pthread_mutex_unlock(&f->mu);
+        batch *b = &f->b[f->filled % FEED_RING];
+        int rc = stop ? 0 : fill(f, b);
+        pthread_mutex_lock(&f->mu);
+        f->oom |= rc != 0;
+        if (!stop && !rc && b->n)
+            f->filled++;
+        if (stop || rc || b->n < FEED_EVENTS)
+            f->done = 1;
+        pthread_cond_broadcast(&f->cv);
+        pthread_mutex_unlock(&f->mu);
+        if (f->done)
+            return NULL;
+    }
+}
+
+int wv_feed_model(wv_model *m, wv_reader *r)
+{
+    feed f = {.r = r};
+    f.b = calloc(FEED_RING, sizeof *f.b);
+    pthread_t t;
+    if (!f.b) /* without the ring, feed on this thread */
+        return wv_model_run(m, r);
+    pthread_mutex_init(&f.mu, NULL);
+    pthread_cond_init(&f.cv, NULL);
+    if (pthread_create(&t, NULL, reader_main, &f)) {
+        free(f.b);
+        return wv_model_run(m, r);
+    }
+    int rc = 0;
+    for (;;) {
+        pthread_mutex_lock(&f.mu);
+        while (f.filled == f.taken && !f.done)
+            pthread_cond_wait(&f.cv, &f.mu);
+        int have = f.filled != f.taken;
+        pthread_mutex_unlock(&f.mu);
+        if (!have)
+            break;
+        batch *b = &f.b[f.taken % FEED_RING];
+        for (size_t i = 0; i < b->n && !rc; i++) {
+            wv_event *e = &b->ev[i];
+            if (e->data_len)
+                e->data = b->data + (uintptr_t)e->data;
+            rc = wv_model_add(m, e);
+        }
+        pthread_mutex_lock(&f.mu);
+        f.taken++;
+        f.stop |= rc != 0;
+        pthread_cond_broadcast(&f.cv);
+        pthread_mutex_unlock(&f.mu);
+        if (rc)
+            break;
+    }
+    pthread_join(t, NULL);
+    wv_model_finish(m);
+    for (int i = 0; i < FEED_RING; i++)
+        free(f.b[i].data);
+    free(f.b);
+    pthread_mutex_destroy(&f.mu);
+    pthread_cond_destroy(&f.cv);
+    return rc ? rc : f.oom ? -ENOMEM : 0;
+}

@@ -1,0 +1,151 @@
+/*
+ * serve_latency.c - latency analyses: /tasks and /regions (percentiles,
+ * log-scale histograms, filtered lists slowest first) and /aggregate
+ * (time per slice name in a range) (docs/http-api.md).
+ *
+ * The per-type tables sort every task or slice by duration, which takes
+ * longer than indexing the trace does, so they are built on first use
+ * (under the index's lock) rather than at load: opening a trace stays fast
+ * and a trace nobody analyses never pays for them. So is the list of logs
+ * by task that /slice and /logs?task use.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+
+#include "model.h"
+#include "serve_json.h"
+
+/* ---- tables --------------------------------------------------------------- */
+
+typedef struct lat_src {
+    const wv_index *x;
+    int tasks; /* 1: task latencies, 0: region durations */
+} lat_src;
+
+int64_t wv_index_duration(const wv_index *x, int tasks, uint32_t i)
+{
+    if (tasks)
+        return x->tasks[i].e - x->tasks[i].s;
+    size_t pos;
+    const wv_row *r = wv_index_slice(x, i, &pos);
+    return r->sl[pos].d;
+}
+
+static int64_t duration(const lat_src *c, uint32_t i) { return wv_index_duration(c->x, c->tasks, i); }
+
+static int slower_first(const void *a, const void *b, void *ctx)
+{
+    int64_t x = duration(ctx, *(const uint32_t *)a), y = duration(ctx, *(const uint32_t *)b);
+    return x > y ? -1 : x < y;
+}
+
+static int build(wv_latency *l, const lat_src *c)
+{
+    const wv_index *x = c->x;
+    size_t n = c->tasks ? x->ntasks : x->nslices;
+    uint32_t *slot = calloc(x->nstr + 1, sizeof *slot); /* type id -> types index + 1 */
+    uint32_t *types = malloc(n * sizeof *types + 1);
+    uint64_t *unfinished = calloc(x->nstr + 1, sizeof *unfinished);
+    if (!slot || !types || !unfinished) {
+        free(slot);
+        free(types);
+        free(unfinished);
+        return -1;
+    }
+    size_t pos = 0;
+    const wv_row *row = x->rows;
+    for (size_t i = 0; i < n; i++) { /* slices are numbered row by row */
+        while (!c->tasks && i >= row->base + row->n)
+            row++;
+        uint32_t type = c->tasks ? x->tasks[i].type : row->sl[i - row->base].name;
+        types[i] = type < x->nstr ? type : 0;
+        unfinished[types[i]] += c->tasks ? x->tasks[i].unfinished
+                                         : (row->sl[i - row->base].flags & WV_SPAN_NOT_ENDED) != 0;
+        if (!slot[types[i]]++)
+            pos++;
+    }
+    l->types = calloc(pos + 1, sizeof *l->types);
+    int rc = l->types ? 0 : -1;
+    for (uint32_t k = 0; !rc && k < x->nstr; k++) {
+        if (!slot[k])
+            continue;
+        wv_ltype *t = &l->types[l->ntypes];
+        t->type = k;
+        t->unfinished = unfinished[k];
+        t->idx = malloc(slot[k] * sizeof *t->idx);
+        rc = t->idx ? 0 : -1;
+        slot[k] = (uint32_t)++l->ntypes;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        wv_ltype *t = &l->types[slot[types[i]] - 1];
+        t->idx[t->n++] = (uint32_t)i;
+    }
+    for (size_t k = 0; !rc && k < l->ntypes; k++)
+        qsort_r(l->types[k].idx, l->types[k].n, sizeof *l->types[k].idx, slower_first, (void *)c);
+    free(slot);
+    free(types);
+    free(unfinished);
+    return rc;
+}
+
+static const wv_latency *lazy(wv_index *x, wv_latency *l, int *built, int tasks)
+{
+    pthread_mutex_lock(&x->lazy_lock);
+    if (!*built) {
+        lat_src c = {x, tasks};
+        if (build(l, &c)) {
+            for (size_t i = 0; i < l->ntypes; i++)
+                free(l->types[i].idx);
+            free(l->types);
+            memset(l, 0, sizeof *l);
+        } else {
+            *built = 1;
+        }
+    }
+    pthread_mutex_unlock(&x->lazy_lock);
+    return *built ? l : NULL;
+}
+
+const wv_latency *wv_index_task_latency(wv_index *x)
+{
+    return lazy(x, &x->task_lat, &x->task_lat_built, 1);
+}
+
+const wv_latency *wv_index_region_latency(wv_index *x)
+{
+    return lazy(x, &x->region_lat, &x->region_lat_built, 0);
+}
+
+static int by_task(const void *a, const void *b, void *ctx)
+{
+    const wv_ilog *l = ctx;
+    uint64_t x = l[*(const uint32_t *)a].task, y = l[*(const uint32_t *)b].task;
+    if (x != y)
+        return x < y ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1; /* time order */
+}
+
+const uint32_t *wv_index_task_logs(wv_index *x, uint64_t task, size_t *n)
+{
+    pthread_mutex_lock(&x->lazy_lock);
+    if (!x->logs_by_task && (x->logs_by_task = malloc(x->nlogs * sizeof(uint32_t) + 1))) {
+        for (size_t i = 0; i < x->nlogs; i++)
+            x->logs_by_task[i] = (uint32_t)i;
+        qsort_r(x->logs_by_task, x->nlogs, sizeof(uint32_t), by_task, x->logs);
+    }
+    pthread_mutex_unlock(&x->lazy_lock);
+    *n = 0;
+    if (!x->logs_by_task)
+        return NULL;
+    size_t lo = 0, hi = x->nlogs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x->logs[x->logs_by_task[mid]].task < task)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    while (lo + *n < x->nlogs && x->logs[x->logs_by_task[lo + *n]].task == task)
+        ++*n;
+    return x->logs_by_task + lo;
+}
