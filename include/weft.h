@@ -77,11 +77,12 @@ typedef struct weft_config {
     /* Recording window in seconds: the recorder stops by itself this long after
      * weft_start() and finishes the file. 0: record until weft_stop() or exit. */
     double seconds;
-    /* Buffer memory per recording thread, in bytes, allocated and pre-faulted
-     * when the thread records its first event. 0: the default, 1 MiB. Rounded
-     * up to a whole number of 64 KiB chunks, at least 2. When a thread fills its
-     * buffer faster than the background writer drains it, further events are
-     * dropped and counted (the count is in the trace); memory never grows. */
+    /* The most buffer memory one recording thread may use, in bytes. 0: the
+     * default, 8 MiB. Rounded up to whole 64 KiB chunks, at least 2. A thread
+     * starts with 256 KiB, allocated and pre-faulted at its first event, and
+     * takes another chunk only when it fills its buffer faster than the
+     * background writer drains it. Past this limit further events are dropped
+     * and counted (the count is in the trace): memory never grows beyond it. */
     size_t buffer_bytes;
     /* Must be zero. */
     uintptr_t reserved[4];

@@ -86,6 +86,7 @@ WEFT__HIDDEN void weft__strtab_unlock(void);
 
 #define WEFT_MAX_DEPTH WEFT_REGION_MAX_DEPTH
 #define WEFT_EVENT_MAX 48 /* bytes of the largest fixed-size event */
+#define WEFT_FIRST_CHUNKS 4 /* chunks pre-faulted at a thread's first event */
 
 typedef struct weft_chunk {
     /* (events << 32) | bytes committed; stored by the owner with release. */
@@ -156,10 +157,10 @@ typedef struct __attribute__((aligned(64))) weft_thread {
     /* -- set at registration, read-only after -- */
     pid_t tid;
     char name[64];
-    weft_chunk *chunks;
-    uint32_t nchunks;
-    uint8_t *mem;
-    size_t mem_bytes;
+    weft_chunk *chunks;      /* max_chunks entries; the first `grown` in use */
+    uint32_t max_chunks;
+    _Atomic uint32_t grown;  /* owner stores, writer loads (memory report) */
+    uint8_t *mem;            /* max_chunks * WEFT_CHUNK_BYTES reserved */
 
     /* -- writer-owned -- */
     _Alignas(64) uint64_t seq; /* next batch seq */
@@ -239,6 +240,6 @@ WEFT__HIDDEN void weft__writer_forget(void);
 
 /* ---- session.c ------------------------------------------------------------ */
 
-extern WEFT__HIDDEN uint32_t weft__nchunks; /* chunks per thread, this recording */
+extern WEFT__HIDDEN uint32_t weft__nchunks; /* most chunks per thread, this recording */
 
 #endif /* WEFT_INTERNAL_H */

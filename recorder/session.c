@@ -29,7 +29,7 @@ static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 WEFT__HIDDEN void weft__thread_new_recording(void);
 WEFT__HIDDEN void weft__thread_after_fork_child(void);
 
-#define DEFAULT_BUFFER (1u << 20)
+#define DEFAULT_BUFFER (8u << 20)
 #define DEFAULT_SECONDS 5.0
 
 const char *weft_strerror(int err)

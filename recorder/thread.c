@@ -164,38 +164,58 @@ static void read_own_name(weft_thread *t)
     memcpy(t->name, buf, sizeof buf);
 }
 
-/* Allocates the chunk memory and pre-faults it, so the hot path never takes
- * a page fault on a fresh chunk. */
-static int alloc_chunks(weft_thread *t, uint32_t nchunks)
+/* Reserves address space for the thread's largest buffer but pre-faults only
+ * WEFT_FIRST_CHUNKS chunks: most threads never need more, and one that
+ * outpaces the writer grows a chunk at a time (chunk_grow) instead of
+ * dropping, like Go's tracer taking more buffers. Memory stays bounded by
+ * buffer_bytes per thread whatever the run length. */
+static int alloc_chunks(weft_thread *t, uint32_t max)
 {
-    size_t bytes = (size_t)nchunks * WEFT_CHUNK_BYTES;
-    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+    size_t bytes = (size_t)max * WEFT_CHUNK_BYTES;
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                      -1, 0);
     if (mem == MAP_FAILED)
         return -1;
-    uint32_t ring = pow2_at_least(nchunks);
-    t->chunks = calloc(nchunks, sizeof *t->chunks);
+    uint32_t ring = pow2_at_least(max);
+    t->mem = mem;
+    t->max_chunks = max;
+    t->chunks = calloc(max, sizeof *t->chunks);
     t->full.slot = calloc(ring, sizeof(weft_chunk *));
     t->free.slot = calloc(ring, sizeof(weft_chunk *));
-    if (!t->chunks || !t->full.slot || !t->free.slot) {
-        munmap(mem, bytes);
-        return -1;
-    }
+    if (!t->chunks || !t->full.slot || !t->free.slot)
+        return -1; /* the caller frees what was allocated */
     t->full.mask = t->free.mask = ring - 1;
-    t->mem = mem;
-    t->mem_bytes = bytes;
-    t->nchunks = nchunks;
-    for (uint32_t i = 0; i < nchunks; i++) {
-        t->chunks[i].data = t->mem + (size_t)i * WEFT_CHUNK_BYTES;
-        weft__ring_push(&t->free, &t->chunks[i]);
-    }
     return 0;
+}
+
+/* Makes one more chunk usable, touching its pages now so the hot path never
+ * page-faults in it. Owner thread only. Returns NULL at the maximum. */
+static weft_chunk *chunk_grow(weft_thread *t)
+{
+    uint32_t n = atomic_load_explicit(&t->grown, memory_order_relaxed);
+    if (n == t->max_chunks)
+        return NULL;
+    weft_chunk *c = &t->chunks[n];
+    c->data = t->mem + (size_t)n * WEFT_CHUNK_BYTES;
+    memset(c->data, 0, WEFT_CHUNK_BYTES);
+    atomic_store_explicit(&t->grown, n + 1, memory_order_relaxed);
+    return c;
+}
+
+static void grow_first_chunks(weft_thread *t)
+{
+    for (uint32_t i = 0; i < WEFT_FIRST_CHUNKS; i++) {
+        weft_chunk *c = chunk_grow(t);
+        if (!c)
+            break;
+        weft__ring_push(&t->free, c);
+    }
 }
 
 void weft__thread_free(weft_thread *t)
 {
     if (t->mem)
-        munmap(t->mem, t->mem_bytes);
+        munmap(t->mem, (size_t)t->max_chunks * WEFT_CHUNK_BYTES);
     free(t->chunks);
     free(t->full.slot);
     free(t->free.slot);
@@ -218,6 +238,7 @@ static weft_thread *thread_new(uint32_t nchunks)
         weft__thread_free(t);
         return NULL;
     }
+    grow_first_chunks(t);
     t->tid = (pid_t)syscall(SYS_gettid);
     return t;
 }
@@ -228,7 +249,8 @@ static void thread_reset(weft_thread *t)
 {
     atomic_store(&t->full.head, 0), atomic_store(&t->full.tail, 0);
     atomic_store(&t->free.head, 0), atomic_store(&t->free.tail, 0);
-    for (uint32_t i = 0; i < t->nchunks; i++)
+    uint32_t grown = atomic_load_explicit(&t->grown, memory_order_relaxed);
+    for (uint32_t i = 0; i < grown; i++)
         weft__ring_push(&t->free, &t->chunks[i]);
     t->cur = NULL;
     t->pos = t->end = t->base = NULL;
@@ -254,7 +276,7 @@ weft_thread *weft__thread_slow(void)
         pthread_mutex_unlock(&weft__lock);
         return NULL;
     }
-    if (t && t->nchunks != weft__nchunks) { /* buffer size changed: start over */
+    if (t && t->max_chunks != weft__nchunks) { /* buffer size changed: start over */
         weft_thread **pp = &weft__threads;
         while (*pp != t)
             pp = &(*pp)->next;
@@ -293,8 +315,9 @@ size_t weft__thread_bytes_locked(void)
 {
     size_t b = 0;
     for (weft_thread *t = weft__threads; t; t = t->next)
-        b += sizeof *t + t->mem_bytes + (t->names_mask + 1) * sizeof(weft_name_slot) +
-             (t->copies_mask + 1) * sizeof(weft_copy_slot) + t->nchunks * sizeof(weft_chunk);
+        b += sizeof *t + (size_t)atomic_load_explicit(&t->grown, memory_order_relaxed) * WEFT_CHUNK_BYTES +
+             (t->names_mask + 1) * sizeof(weft_name_slot) +
+             (t->copies_mask + 1) * sizeof(weft_copy_slot) + t->max_chunks * sizeof(weft_chunk);
     return b;
 }
 
@@ -317,7 +340,7 @@ WEFT__HIDDEN uint64_t weft__task_id(weft_thread *t)
 static int chunk_open(weft_thread *t, uint64_t now_q)
 {
     weft_chunk *c = weft__ring_pop(&t->free);
-    if (!c)
+    if (!c && !(c = chunk_grow(t)))
         return -1;
     c->flushed_bytes = c->flushed_events = 0; /* writer is done with it */
     t->cur = c;
