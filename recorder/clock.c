@@ -32,12 +32,21 @@ static bool cpu_has_invariant_tsc(void)
     return (d >> 8) & 1; /* EDX bit 8: TscInvariant */
 }
 
-void weft__clock_init(void)
+static void clock_detect(void)
 {
     const char *want = getenv("WEFT_CLOCK");
     bool force_mono = want && strcmp(want, "monotonic") == 0;
     weft__use_tsc = !force_mono && cpu_has_invariant_tsc();
     weft__tick_shift = weft__use_tsc ? 4 : 0;
+}
+
+/* Once per process: a thread still finishing an event of the previous
+ * recording reads these while the next weft_start() runs, so they must never
+ * be written again (ThreadSanitizer caught exactly that). */
+void weft__clock_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, clock_detect);
 }
 
 static uint64_t ns_of(clockid_t id)

@@ -45,8 +45,8 @@ typedef struct weft_clock_sample {
 extern WEFT__HIDDEN int weft__use_tsc;       /* 1: rdtsc; 0: clock_gettime */
 extern WEFT__HIDDEN unsigned weft__tick_shift;
 
-/* Picks the clock source once: the invariant TSC if CPUID reports one and
- * WEFT_CLOCK is not "monotonic". Idempotent. */
+/* Picks the clock source, once per process: the invariant TSC if CPUID
+ * reports one and WEFT_CLOCK is not "monotonic". Later calls do nothing. */
 WEFT__HIDDEN void weft__clock_init(void);
 WEFT__HIDDEN uint64_t weft__mono_ns(void);
 /* A (ticks, monotonic, realtime) sample taken as close together as possible. */

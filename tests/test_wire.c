@@ -84,7 +84,7 @@ Test(wire, zigzag_and_task_deltas_round_trip)
     cr_expect_eq(buf[1], 1, "the same task again takes one byte of value 1");
     const uint8_t *q = buf;
     for (size_t i = 0; i < sizeof tasks / sizeof tasks[0]; i++) {
-        uint64_t v;
+        uint64_t v = 0;
         cr_assert_eq(weft_get_uvarint(&q, p, &v), 0);
         cr_expect_eq(weft_task_of(&rlast, v), tasks[i], "task %zu", i);
     }
