@@ -37,35 +37,57 @@ static void *warm_main(void *x)
     return NULL;
 }
 
-int wv_server_add_fd(wv_server *s, int fd, const char *name, int *status, char *err)
+int wv_trace_wait(wv_trace *t)
 {
-    double t0 = now_s();
-    *status = 400;
-    wv_reader *r = wv_reader_open_fd(fd, name);
-    if (!r || wv_reader_status(r) == WV_FAILED) {
-        snprintf(err, WV_SERVE_ERR, "%s", r ? wv_reader_message(r) : "out of memory");
-        *status = r ? 400 : 500;
-        wv_reader_close(r);
-        return -1;
-    }
-    wv_index *x = wv_index_load(r);
-    wv_reader_close(r);
-    wv_trace *t = x ? calloc(1, sizeof *t) : NULL;
+    int r = atomic_load_explicit(&t->ready, memory_order_acquire);
+    if (r)
+        return r;
+    pthread_mutex_lock(&t->ready_lock);
+    while (!(r = atomic_load_explicit(&t->ready, memory_order_acquire)))
+        pthread_cond_wait(&t->ready_cv, &t->ready_lock);
+    pthread_mutex_unlock(&t->ready_lock);
+    return r;
+}
+
+static void trace_set_ready(wv_trace *t, int r)
+{
+    pthread_mutex_lock(&t->ready_lock);
+    atomic_store_explicit(&t->ready, r, memory_order_release);
+    pthread_cond_broadcast(&t->ready_cv);
+    pthread_mutex_unlock(&t->ready_lock);
+}
+
+static void trace_free(wv_trace *t)
+{
+    wv_reader_close(t->pending);
+    wv_index_free(t->x);
+    pthread_cond_destroy(&t->ready_cv);
+    pthread_mutex_destroy(&t->ready_lock);
+    free(t);
+}
+
+/* Publishes a trace whose header was read; its index comes later. Returns
+ * its slot, or -1 with *status and err set (the reader is then closed). */
+static int trace_register(wv_server *s, int fd, const char *name, wv_reader *r, int *status,
+                          char *err, wv_trace **out)
+{
+    wv_trace *t = calloc(1, sizeof *t);
     if (!t) {
-        wv_index_free(x);
+        wv_reader_close(r);
         snprintf(err, WV_SERVE_ERR, "weft: %s: out of memory", name);
         *status = 500;
         return -1;
     }
-    t->x = x;
+    pthread_mutex_init(&t->ready_lock, NULL);
+    pthread_cond_init(&t->ready_cv, NULL);
+    t->pending = r;
     t->fd = fd;
     snprintf(t->name, sizeof t->name, "%s", name);
     pthread_mutex_lock(&s->lock);
     size_t n = atomic_load_explicit(&s->ntraces, memory_order_relaxed);
     if (n == WV_SERVE_MAX_TRACES) {
         pthread_mutex_unlock(&s->lock);
-        wv_index_free(x);
-        free(t);
+        trace_free(t);
         snprintf(err, WV_SERVE_ERR, "weft: %s: too many traces (at most %d)", name, WV_SERVE_MAX_TRACES);
         *status = 413;
         return -1;
@@ -74,18 +96,79 @@ int wv_server_add_fd(wv_server *s, int fd, const char *name, int *status, char *
     s->traces[n] = t;
     atomic_store_explicit(&s->ntraces, n + 1, memory_order_release);
     pthread_mutex_unlock(&s->lock);
+    *out = t;
+    return (int)n;
+}
+
+/* Builds the index of a registered trace and wakes the requests waiting for
+ * it. @return 0, or -1 when out of memory (the trace then answers 500). */
+static int trace_index(wv_server *s, wv_trace *t)
+{
+    double t0 = now_s();
+    wv_index *x = wv_index_load(t->pending);
+    wv_reader_close(t->pending);
+    t->pending = NULL;
+    if (!x) {
+        fprintf(stderr, "weft: %s: out of memory while indexing\n", t->name);
+        trace_set_ready(t, -1);
+        return -1;
+    }
+    t->x = x;
+    trace_set_ready(t, 1);
     /* the latency tables and the task map are built while the UI draws */
     t->warming = !pthread_create(&t->warm, NULL, warm_main, x);
     if (!s->o.quiet) {
         uint64_t bytes = wv_index_bytes(x);
         fprintf(stderr,
                 "weft: %s %s: %llu events, %s, indexed in %.2f s: %.1f MiB (%.1f bytes/event)\n",
-                t->id, name, (unsigned long long)x->events, wv_trace_status(x), now_s() - t0,
+                t->id, t->name, (unsigned long long)x->events, wv_trace_status(x), now_s() - t0,
                 (double)bytes / 1048576.0, x->events ? (double)bytes / (double)x->events : 0.0);
         if (x->status != WV_OK)
             fprintf(stderr, "%s\n", x->message);
     }
-    return (int)n;
+    return 0;
+}
+
+int wv_server_add_fd(wv_server *s, int fd, const char *name, int *status, char *err)
+{
+    *status = 400;
+    wv_reader *r = wv_reader_open_fd(fd, name);
+    if (!r || wv_reader_status(r) == WV_FAILED) {
+        snprintf(err, WV_SERVE_ERR, "%s", r ? wv_reader_message(r) : "out of memory");
+        *status = r ? 400 : 500;
+        wv_reader_close(r);
+        return -1;
+    }
+    wv_trace *t;
+    int n = trace_register(s, fd, name, r, status, err, &t);
+    if (n < 0 || s->defer)
+        return n;
+    if (trace_index(s, t) < 0) {
+        snprintf(err, WV_SERVE_ERR, "weft: %s: out of memory", name);
+        *status = 500;
+        return -1; /* published, and answers 500 */
+    }
+    return n;
+}
+
+static void *index_pending_main(void *arg)
+{
+    wv_server *s = arg;
+    size_t n = atomic_load_explicit(&s->ntraces, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (!atomic_load_explicit(&s->traces[i]->ready, memory_order_acquire))
+            trace_index(s, s->traces[i]);
+    return NULL;
+}
+
+int wv_server_index_pending(wv_server *s)
+{
+    s->defer = 0; /* traces added from now on (uploads) are indexed at once */
+    int rc = pthread_create(&s->indexer, NULL, index_pending_main, s);
+    s->indexing = !rc;
+    if (rc) /* no thread: index here, late rather than never */
+        index_pending_main(s);
+    return rc ? -1 : 0;
 }
 
 static int add_file(wv_server *s, const char *path, char *err)
@@ -248,13 +331,14 @@ void wv_server_free(wv_server *s)
         mg_stop(s->ctx);
     if (s->auth_file[0])
         unlink(s->auth_file);
+    if (s->indexing)
+        pthread_join(s->indexer, NULL);
     size_t n = atomic_load(&s->ntraces);
     for (size_t i = 0; i < n; i++) {
         if (s->traces[i]->warming)
             pthread_join(s->traces[i]->warm, NULL);
-        wv_index_free(s->traces[i]->x);
         close(s->traces[i]->fd);
-        free(s->traces[i]);
+        trace_free(s->traces[i]);
     }
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -326,6 +410,8 @@ int wv_serve_main(int argc, char **argv)
     }
     wv_server *s = wv_server_new(&o, err);
     int status = 0;
+    if (s) /* listen first, index after: the page loads while traces index */
+        s->defer = 1;
     for (int i = 0; s && i < npaths && !status; i++)
         if (wv_server_add_path(s, paths[i], err) < 0)
             status = 1;
@@ -343,6 +429,8 @@ int wv_serve_main(int argc, char **argv)
     printf("weft: serving %zu trace%s at http://%.*s:%d/\n", n, n == 1 ? "" : "s",
            colon ? (int)(colon - o.addr) : (int)strlen(o.addr), o.addr, wv_server_port(s));
     fflush(stdout);
+    if (wv_server_index_pending(s))
+        fprintf(stderr, "weft: serve: cannot start the indexing thread\n");
     while (!stop_requested)
         pause();
     wv_server_free(s);

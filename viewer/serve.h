@@ -3,7 +3,9 @@
  * and the JSON API of docs/http-api.md over indexed traces.
  *
  * Lifecycle: wv_server_new(), wv_server_add_path() for each trace or
- * directory (before or after start), wv_server_start(), then requests are
+ * directory (before or after start; with `defer` set they are only
+ * registered, and wv_server_index_pending() indexes them on a thread after
+ * start), wv_server_start(), then requests are
  * served by civetweb's worker threads until wv_server_free(). Traces are
  * never removed while the server runs, and an index is read-only once
  * added, so request threads share them without locks; adding a trace (an

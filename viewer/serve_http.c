@@ -148,8 +148,10 @@ static int fill_list(void *ctx, const wv_params *p, wv_jw *w, char *err)
     wv_server *s = ctx;
     size_t n = atomic_load_explicit(&s->ntraces, memory_order_acquire);
     WV_JW_LIT(w, "{\"traces\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
+    for (size_t i = 0, k = 0; i < n; i++) {
+        if (wv_trace_wait(s->traces[i]) < 0)
+            continue; /* a trace that could not be indexed is not listed */
+        if (k++)
             WV_JW_LIT(w, ",\n");
         wv_api_trace_entry(s->traces[i], w);
     }
@@ -159,6 +161,10 @@ static int fill_list(void *ctx, const wv_params *p, wv_jw *w, char *err)
 
 static int fill_entry(void *ctx, const wv_params *p, wv_jw *w, char *err)
 {
+    if (wv_trace_wait(ctx) < 0) {
+        snprintf(err, WV_ERR_MAX, "out of memory while indexing this trace");
+        return 500;
+    }
     wv_api_trace_entry(ctx, w);
     WV_JW_LIT(w, "\n");
     return 200;
@@ -318,6 +324,8 @@ static void api(struct mg_connection *conn, wv_server *s, const char *path)
     wv_trace *t = idlen && idlen < sizeof t->id ? find_trace(s, id, idlen) : NULL;
     if (!t || !slash)
         return send_error(conn, 404, t ? "no such path" : "no such trace");
+    if (wv_trace_wait(t) < 0)
+        return send_error(conn, 500, "out of memory while indexing this trace");
     const char *what = slash + 1;
     int known = !strcmp(what, "trace.json");
     for (size_t i = 0; !known && i < sizeof routes / sizeof routes[0]; i++)

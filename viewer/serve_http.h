@@ -25,7 +25,13 @@ struct wv_server {
     atomic_size_t ntraces;         /* published with release after the slot is set */
     unsigned next_id;
     char auth_file[256];           /* digest passwords file, "" without --auth */
+    _Atomic int defer;             /* add_path registers; wv_server_index_pending indexes */
+    pthread_t indexer;             /* indexes the registered traces after start */
+    int indexing;
 };
+
+/* Indexes, on a background thread, the traces added while `defer` was set. */
+int wv_server_index_pending(wv_server *s);
 
 /* The civetweb begin_request callback: answers every request itself, so
  * civetweb never looks for a file. @return 1 (handled). */

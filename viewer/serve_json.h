@@ -12,6 +12,7 @@
 #define WV_SERVE_JSON_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -43,10 +44,20 @@ typedef struct wv_trace {
     char id[16];
     char name[256];
     int fd;           /* the file, kept open for the JSON download */
-    wv_index *x;
+    wv_index *x;      /* valid once `ready` is 1 */
     pthread_t warm;   /* builds the index's lazy parts after publication */
     int warming;
+    /* `weft serve FILE` listens before its traces are indexed, so the browser
+     * loads the page while the index builds; requests for a trace wait here
+     * until it is ready (1) or failed (-1). */
+    _Atomic int ready;
+    pthread_mutex_t ready_lock;
+    pthread_cond_t ready_cv;
+    struct wv_reader *pending; /* the opened file, until it is indexed */
 } wv_trace;
+
+/* Waits until the trace is indexed. @return 1, or -1 if indexing failed. */
+int wv_trace_wait(wv_trace *t);
 
 /* A handler writes a 200 answer to w and returns 200, or returns an error
  * status with a one-line message in err (what it wrote is then discarded). */
