@@ -36,6 +36,11 @@ Test(threads, concurrent_threads_each_keep_every_event_in_order)
     cr_expect_eq(tu_count(&t, WEFT_EV_REGION_BEGIN, 0), 8 * 20000);
     cr_expect_eq(tu_count(&t, WEFT_EV_COUNTER, 0), 8 * 20000);
     cr_expect_eq(tu_count(&t, WEFT_EV_THREAD_EXIT, 0), 8);
+    /* The payload is standard LZ4: the stock tool decodes every frame. */
+    char *lz4[] = {"/usr/bin/lz4", "-t", (char *)path, NULL};
+    char *out;
+    cr_expect_eq(tu_run(lz4, NULL, &out), 0, "lz4 -t %s:\n%s", path, out);
+    free(out);
     /* Per thread: counter values run 0..19999 in order, times never fall. */
     int64_t next[64], last_ns[64];
     memset(next, 0, sizeof next);
