@@ -111,6 +111,7 @@ int bench_is_executable(const char *path);
 typedef struct bench_trace {
     uint64_t file_bytes;
     int clock;            /* header clock source: 1 tsc, 2 monotonic */
+    uint64_t chunk_bytes, chunks_per_thread; /* header: a thread's buffer limit */
     uint64_t batch_events;/* sum of the BATCH records' counts */
     int has_end;          /* an END record was found */
     uint64_t end_reason, events, dropped, memory_bytes, threads;
@@ -166,6 +167,7 @@ int bench_mix_record(const char *path, const bench_mix *cfg, bench_trace *tr, do
 
 typedef struct bench_sustained {
     uint64_t events, dropped, memory_bytes;
+    uint64_t cap_bytes;           /* the thread's buffer limit, from the header */
     double seconds;
     long hwm_before_kib, hwm_kib; /* VmHWM before weft_start, after weft_stop */
 } bench_sustained;

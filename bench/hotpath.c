@@ -11,11 +11,11 @@
  * of every run is read back so dropped events, which are cheaper than written
  * ones, cannot flatter a figure silently.
  *
- * Buffer size matters both ways: too small and the writer cannot absorb a
- * tight loop's bursts (drops); too large and every chunk is written cold,
- * because the recorder cycles through all of its chunks in turn, so each
- * cache line costs a miss to DRAM (256 MiB per thread measured ~2x slower
- * per event than 4-8 MiB here). weft-bench uses 8 MiB unless told otherwise.
+ * buffer_bytes is only a limit: the recorder starts a thread with 256 KiB
+ * and grows it a chunk at a time, on the recording thread, when the writer
+ * falls behind. How a figure sets it decides what it measures (see the
+ * configurations in weft-bench.c): recycled chunks stay warm in the cache;
+ * chunks grown and written once cost page faults and cache misses.
  */
 #define _GNU_SOURCE
 #include "bench.h"

@@ -1,7 +1,7 @@
 /*
  * tracefile.c - the little of a .weft file the benchmark needs: its size, the
- * header's clock source, the events in its BATCH records and the END record
- * (events written, dropped, the recorder's peak memory).
+ * header's clock source and buffer limit, the events in its BATCH records and
+ * the END record (events written, dropped, the recorder's peak memory).
  *
  * The figures must say honestly whether events were dropped, and the viewer
  * is built in parallel and may be missing, so the benchmark decodes these few
@@ -82,8 +82,9 @@ static int reader_room(reader *r, size_t need)
     return 0;
 }
 
-/* Skips the header's skippable frame; leaves f at the first LZ4 frame. */
-static int skip_header(FILE *f, char *err, size_t cap)
+/* Reads the header fields the figures use and skips the rest of its
+ * skippable frame, leaving f at the first LZ4 frame. Returns 0 or -1. */
+static int read_header(FILE *f, bench_trace *out, char *err, size_t cap)
 {
     uint8_t h[8 + WEFT_HEADER_FIXED];
     if (fread(h, 1, sizeof h, f) != sizeof h || weft_get_le32(h) != WEFT_SKIPPABLE_MAGIC ||
@@ -95,7 +96,11 @@ static int skip_header(FILE *f, char *err, size_t cap)
         snprintf(err, cap, "header longer than the file");
         return -1;
     }
-    return h[8 + 8]; /* the clock byte, offset 8 of the payload */
+    const uint8_t *p = h + 8; /* the payload; offsets from docs/format.md §2 */
+    out->clock = p[8];
+    out->chunk_bytes = weft_get_le32(p + 48);
+    out->chunks_per_thread = weft_get_le32(p + 52);
+    return 0;
 }
 
 static int decode(FILE *f, reader *r, char *err, size_t cap)
@@ -145,11 +150,9 @@ int bench_trace_read(const char *path, bench_trace *out, char *err, size_t cap)
     }
     out->file_bytes = (uint64_t)st.st_size;
     reader r = {NULL, 0, 0, out};
-    int rc = skip_header(f, err, cap);
-    if (rc >= 0) {
-        out->clock = rc;
+    int rc = read_header(f, out, err, cap);
+    if (rc == 0)
         rc = decode(f, &r, err, cap);
-    }
     fclose(f);
     free(r.buf);
     if (rc == 0 && !out->has_end) {

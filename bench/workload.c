@@ -189,20 +189,21 @@ int bench_sustained_child(const char *path, double seconds, double rate)
         return 1;
     }
     printf("ok events=%llu dropped=%llu seconds=%.6f memory_bytes=%llu hwm_before_kib=%ld "
-           "hwm_kib=%ld\n",
+           "hwm_kib=%ld cap_bytes=%llu\n",
            (unsigned long long)tr.events, (unsigned long long)tr.dropped, (double)el / 1e9,
-           (unsigned long long)tr.memory_bytes, hwm_before, bench_vmhwm_kib());
+           (unsigned long long)tr.memory_bytes, hwm_before, bench_vmhwm_kib(),
+           (unsigned long long)(tr.chunks_per_thread * tr.chunk_bytes));
     return 0;
 }
 
 int bench_sustained_parse(const char *out, bench_sustained *s)
 {
     const char *p = strstr(out, "ok events=");
-    unsigned long long ev, dr, mem;
+    unsigned long long ev, dr, mem, capb;
     if (!p || sscanf(p, "ok events=%llu dropped=%llu seconds=%lf memory_bytes=%llu "
-                        "hwm_before_kib=%ld hwm_kib=%ld",
-                     &ev, &dr, &s->seconds, &mem, &s->hwm_before_kib, &s->hwm_kib) != 6)
+                        "hwm_before_kib=%ld hwm_kib=%ld cap_bytes=%llu",
+                     &ev, &dr, &s->seconds, &mem, &s->hwm_before_kib, &s->hwm_kib, &capb) != 7)
         return -1;
-    s->events = ev, s->dropped = dr, s->memory_bytes = mem;
+    s->events = ev, s->dropped = dr, s->memory_bytes = mem, s->cap_bytes = capb;
     return 0;
 }
