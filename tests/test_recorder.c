@@ -324,7 +324,7 @@ Test(recorder, a_region_around_a_10ms_sleep_measures_10_to_11ms)
     if (wall <= 11000000)
         cr_expect_leq(dur, 11000000, "measured %lld ns", (long long)dur);
     else
-        cr_log_warn("the machine overslept (%lld ns): the 11 ms bound was not checked", (long long)wall);
+        cr_log_info("the machine overslept (%lld ns): the 11 ms bound was not checked", (long long)wall);
     tu_free(&t);
 }
 
