@@ -40,6 +40,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -318,6 +327,131 @@ static inline void weft_counter(const char *name, int64_t value)
     if (WEFT__ON())
         weft__counter(name, value);
 }
+
+
+/* ------------------------------------------------------------------------ */
+/* Runtime events: why a thread was not running                             */
+/* ------------------------------------------------------------------------ */
+/*
+ * The calls below are drop-in replacements for the blocking calls a program
+ * makes. Each behaves exactly like the call it wraps (same arguments, same
+ * return value, same errno) and, while recording, records the time the
+ * calling thread spent waiting, with the call site (the wrapper's return
+ * address, symbolized by the viewer). Lock wrappers try the lock first and
+ * record only when the thread actually waits, so an uncontended lock costs a
+ * few nanoseconds more than the plain call. When not recording they only
+ * call through.
+ *
+ * A program that cannot be changed gets the same events from the preload
+ * library: `weft record -- PROGRAM` interposes these calls, pthread_create and
+ * the malloc family. A program that uses the wrappers AND runs under
+ * `weft record` counts each wait once.
+ *
+ * Thread creation, names and exits, and the kernel's context switches of
+ * every recorded thread, are recorded by the recorder itself: see
+ * docs/format.md, "Runtime events".
+ */
+
+/* -- locks (pthread and POSIX semaphores) -- */
+
+/*! weft_mutex_lock(), weft_mutex_trylock(), weft_mutex_unlock() :
+ *  As pthread_mutex_lock/trylock/unlock. A wait records a lock-wait event with
+ *  the mutex address, the duration, the call site and the thread whose
+ *  weft_mutex_unlock() released the mutex to this waiter (the "holder").
+ *  trylock never waits and records nothing. Thread-safe, as the pthread calls. */
+WEFT_API int weft_mutex_lock(pthread_mutex_t *m);
+WEFT_API int weft_mutex_trylock(pthread_mutex_t *m);
+WEFT_API int weft_mutex_unlock(pthread_mutex_t *m);
+
+/*! weft_rwlock_rdlock(), weft_rwlock_wrlock(), weft_rwlock_unlock() :
+ *  As pthread_rwlock_rdlock/wrlock/unlock, recording waits as above. */
+WEFT_API int weft_rwlock_rdlock(pthread_rwlock_t *l);
+WEFT_API int weft_rwlock_wrlock(pthread_rwlock_t *l);
+WEFT_API int weft_rwlock_unlock(pthread_rwlock_t *l);
+
+/*! weft_cond_wait(), weft_cond_timedwait() :
+ *  As pthread_cond_wait/timedwait. Every call waits, so every call is
+ *  recorded (reason "condition"), with the thread that signalled it through
+ *  weft_cond_signal() or weft_cond_broadcast() as the holder, when known. */
+WEFT_API int weft_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
+WEFT_API int weft_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                                 const struct timespec *abstime);
+/*! weft_cond_signal(), weft_cond_broadcast() :
+ *  As pthread_cond_signal/broadcast; mark the caller as the waker. */
+WEFT_API int weft_cond_signal(pthread_cond_t *c);
+WEFT_API int weft_cond_broadcast(pthread_cond_t *c);
+
+/*! weft_sem_wait(), weft_sem_post() :
+ *  As sem_wait/sem_post. sem_wait tries first and records only a real wait,
+ *  with the thread whose weft_sem_post() woke it as the holder. */
+WEFT_API int weft_sem_wait(sem_t *s);
+WEFT_API int weft_sem_post(sem_t *s);
+
+/* -- locks (libuv) --
+ * On Unix libuv's uv_mutex_t, uv_rwlock_t and uv_cond_t are pthread types, so
+ * these take the pthread types and accept a uv_mutex_t * etc. unchanged;
+ * weft.h does not need uv.h. Semantics as the libuv calls, recording as above. */
+WEFT_API void weft_uv_mutex_lock(pthread_mutex_t *m);
+WEFT_API int weft_uv_mutex_trylock(pthread_mutex_t *m);
+WEFT_API void weft_uv_mutex_unlock(pthread_mutex_t *m);
+WEFT_API void weft_uv_rwlock_rdlock(pthread_rwlock_t *l);
+WEFT_API void weft_uv_rwlock_rdunlock(pthread_rwlock_t *l);
+WEFT_API void weft_uv_rwlock_wrlock(pthread_rwlock_t *l);
+WEFT_API void weft_uv_rwlock_wrunlock(pthread_rwlock_t *l);
+WEFT_API void weft_uv_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
+/* @return 0, or UV_ETIMEDOUT as uv_cond_timedwait(). */
+WEFT_API int weft_uv_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, uint64_t timeout_ns);
+WEFT_API void weft_uv_cond_signal(pthread_cond_t *c);
+WEFT_API void weft_uv_cond_broadcast(pthread_cond_t *c);
+
+struct uv_loop_s;
+/*! weft_uv_instrument() :
+ *  Records each iteration of `loop` (a uv_loop_t *): the time it blocked in
+ *  the kernel waiting for I/O (Go's "network wait"), the I/O callbacks that
+ *  followed, and the timers/idle/prepare part. Call it on the loop's thread
+ *  before uv_run(); it adds a prepare and a check handle (unreferenced, so
+ *  they do not keep the loop alive) and enables UV_METRICS_IDLE_TIME.
+ *  @return 0, or a negative libuv error code (the loop is then unchanged). */
+WEFT_API int weft_uv_instrument(struct uv_loop_s *loop);
+
+/* -- blocking I/O --
+ * As the libc calls; each call made while recording records an I/O event
+ * with the fd, the result (byte count or -1), the duration and the call site.
+ * errno is preserved. */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t n);
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n);
+WEFT_API ssize_t weft_pread(int fd, void *buf, size_t n, off_t off);
+WEFT_API ssize_t weft_pwrite(int fd, const void *buf, size_t n, off_t off);
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t n, int flags);
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t n, int flags);
+WEFT_API ssize_t weft_recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+                               socklen_t *fromlen);
+WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t n, int flags,
+                             const struct sockaddr *to, socklen_t tolen);
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+WEFT_API int weft_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
+WEFT_API int weft_epoll_wait(int epfd, struct epoll_event *events, int max, int timeout_ms);
+WEFT_API int weft_select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *timeout);
+WEFT_API int weft_nanosleep(const struct timespec *req, struct timespec *rem);
+WEFT_API int weft_usleep(unsigned int usec);
+WEFT_API int weft_fsync(int fd);
+
+/* -- collector and allocator pauses -- */
+
+/*! weft_gc_begin(), weft_gc_end() :
+ *  Mark a stop-the-world pause of the program's own collector, arena reset or
+ *  compaction: begin when the world stops, end when it resumes. `kind` is a
+ *  name (see the top), shown as the pause's name; NULL is shown as "gc".
+ *  Pauses do not nest: a begin while one is open, or an end without one, is
+ *  recorded as a diagnostic. Call both on the same thread. */
+WEFT_API void weft_gc_begin(const char *kind);
+WEFT_API void weft_gc_end(void);
+
+/*! weft_heap() :
+ *  Records the program's own heap-in-use figure, in bytes, as the "heap"
+ *  counter. Thread-safe. */
+WEFT_API void weft_heap(size_t bytes_in_use);
 
 #ifdef __cplusplus
 }

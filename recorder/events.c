@@ -8,54 +8,14 @@
  * atomic read-modify-write, no shared cache line is written.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "emit.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#define LIKELY(x) __builtin_expect(!!(x), 1)
-#define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 WEFT__HIDDEN uint64_t weft__task_id(weft_thread *t);
-
-static void drop_one(weft_thread *t)
-{
-    t->drops_pending++;
-    atomic_store_explicit(&t->dropped_total,
-                          atomic_load_explicit(&t->dropped_total, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
-/* Opens an event needing at most `room` bytes: returns where its arguments go,
- * or NULL if the buffer is full and the event is dropped (and counted). */
-static inline uint8_t *ev_open(weft_thread *t, unsigned code, size_t room)
-{
-    uint64_t q = weft__raw_ticks() >> weft__tick_shift;
-    /* Compared as a length so a thread without a chunk (NULL pos and end)
-     * takes the slow path without pointer arithmetic on NULL. */
-    if (UNLIKELY((size_t)(t->end - t->pos) < room) && weft__chunk_next(t, q) != 0) {
-        drop_one(t);
-        return NULL;
-    }
-    uint64_t d = q - t->last;
-    if (UNLIKELY((int64_t)d < 0)) /* never write a negative delta */
-        d = 0, q = t->last;
-    t->last = q;
-    uint8_t *p = t->pos;
-    *p++ = (uint8_t)code;
-    return weft_put_uvarint(p, d);
-}
-
-/* Publishes the event that ends at p. The release store orders the event's
- * bytes before the new commit word the writer reads with acquire. */
-static inline void ev_close(weft_thread *t, uint8_t *p)
-{
-    t->pos = p;
-    t->count++;
-    atomic_store_explicit(&t->cur->commit, (uint64_t)t->count << 32 | (uint32_t)(p - t->base),
-                          memory_order_release);
-}
 
 void weft__diag(weft_thread *t, unsigned kind, uint32_t name, uint64_t arg)
 {

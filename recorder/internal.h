@@ -85,7 +85,7 @@ WEFT__HIDDEN void weft__strtab_unlock(void);
 /* ---- thread.c ------------------------------------------------------------- */
 
 #define WEFT_MAX_DEPTH WEFT_REGION_MAX_DEPTH
-#define WEFT_EVENT_MAX 48 /* bytes of the largest fixed-size event */
+#define WEFT_EVENT_MAX 64 /* bytes of the largest fixed-size event (5 args) */
 #define WEFT_FIRST_CHUNKS 4 /* chunks pre-faulted at a thread's first event */
 
 typedef struct weft_chunk {

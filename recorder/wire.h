@@ -50,7 +50,8 @@ enum weft_clock_source {
     X(2, THREAD, "thread")   /* uv index, uv tid, uv len, name bytes       */   \
     X(3, BATCH, "batch")     /* uv index, uv seq, uv offset, uv n, events  */   \
     X(4, CLOCK, "clock")     /* uv ticks, uv mono_ns, uv real_ns           */   \
-    X(5, END, "end")         /* see weft_end layout in docs/format.md      */
+    X(5, END, "end")         /* see weft_end layout in docs/format.md      */   \
+    X(6, MODULE, "module")   /* uv start, uv end, uv file offset, uv len, path */
 
 enum weft_record_kind {
 #define X(code, NAME, str) WEFT_REC_##NAME = code,
@@ -69,22 +70,49 @@ enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_AR
 /* Event flags. */
 #define WEFT_EVF_UNTIMED 1u /* no time delta follows the code byte */
 
-/* X(code, NAME, "name", flags, nargs, kind0, "arg0", kind1, "arg1", kind2, "arg2")
+/* X(code, NAME, "name", flags, nargs, kind0, "arg0", ... kind4, "arg4")
  * Every timed event is followed by a uvarint delta, in quantized ticks, from
  * the previous event of the same chunk; TIME_BASE opens every chunk with the
- * absolute value. */
-#define WEFT_EVENTS(X)                                                                  \
-    X(0x01, TIME_BASE, "time_base", WEFT_EVF_UNTIMED, 1, U, "ticks", N, "", N, "")      \
-    X(0x02, TASK_BEGIN, "task_begin", 0, 3, T, "task", T, "parent", S, "type")          \
-    X(0x03, TASK_END, "task_end", 0, 1, T, "task", N, "", N, "")                        \
-    X(0x04, REGION_BEGIN, "region_begin", 0, 2, T, "task", S, "type", N, "")            \
-    X(0x05, REGION_END, "region_end", 0, 0, N, "", N, "", N, "")                        \
-    X(0x06, LOG, "log", 0, 3, T, "task", S, "category", B, "message")                   \
-    X(0x07, COUNTER, "counter", 0, 2, S, "name", I, "value", N, "")                     \
-    X(0x08, THREAD_NAME, "thread_name", 0, 1, B, "name", N, "", N, "")                  \
-    X(0x09, DROP, "drop", 0, 2, U, "count", U, "open_regions", N, "")                   \
-    X(0x0A, DIAG, "diag", 0, 3, U, "kind", S, "name", U, "arg")                         \
-    X(0x0B, THREAD_EXIT, "thread_exit", 0, 0, N, "", N, "", N, "")
+ * absolute value.
+ *
+ * Events 0x0C.. are the runtime events (docs/format.md, "Runtime events"):
+ *   - "dur" arguments are quantized ticks; such an event is written when the
+ *     wait or call ENDS, so it began at (time - dur);
+ *   - "site" is the caller's return address, symbolized by the viewer with
+ *     the MODULE records;
+ *   - "op" is a code from WEFT_LOCK_OPS / WEFT_IO_OPS / WEFT_ALLOC_OPS /
+ *     WEFT_UV_PHASES, "switch" from WEFT_SWITCHES, "source" from
+ *     WEFT_HEAP_SOURCES;
+ *   - "thread", "parent" and "holder" are thread indexes (0: unknown);
+ *   - SCHED, SCHEDSTAT, SCHED_LOST and the malloc-tracking HEAP are written on
+ *     the system stream (thread index 0, see WEFT_SYSTEM_THREAD) and are
+ *     about the thread named by their "thread" argument.
+ */
+#define WEFT_EVENTS(X)                                                                                                   \
+    X(0x01, TIME_BASE, "time_base", WEFT_EVF_UNTIMED, 1, U, "ticks", N, "", N, "", N, "", N, "")                      \
+    X(0x02, TASK_BEGIN, "task_begin", 0, 3, T, "task", T, "parent", S, "type", N, "", N, "")                          \
+    X(0x03, TASK_END, "task_end", 0, 1, T, "task", N, "", N, "", N, "", N, "")                                        \
+    X(0x04, REGION_BEGIN, "region_begin", 0, 2, T, "task", S, "type", N, "", N, "", N, "")                            \
+    X(0x05, REGION_END, "region_end", 0, 0, N, "", N, "", N, "", N, "", N, "")                                        \
+    X(0x06, LOG, "log", 0, 3, T, "task", S, "category", B, "message", N, "", N, "")                                   \
+    X(0x07, COUNTER, "counter", 0, 2, S, "name", I, "value", N, "", N, "", N, "")                                     \
+    X(0x08, THREAD_NAME, "thread_name", 0, 1, B, "name", N, "", N, "", N, "", N, "")                                  \
+    X(0x09, DROP, "drop", 0, 2, U, "count", U, "open_regions", N, "", N, "", N, "")                                   \
+    X(0x0A, DIAG, "diag", 0, 3, U, "kind", S, "name", U, "arg", N, "", N, "")                                         \
+    X(0x0B, THREAD_EXIT, "thread_exit", 0, 0, N, "", N, "", N, "", N, "", N, "")                                      \
+    X(0x0C, THREAD_CREATE, "thread_create", 0, 1, U, "spawn", N, "", N, "", N, "", N, "")                             \
+    X(0x0D, THREAD_START, "thread_start", 0, 2, U, "parent", U, "spawn", N, "", N, "", N, "")                         \
+    X(0x0E, SCHED, "sched", 0, 3, U, "thread", U, "cpu", U, "switch", N, "", N, "")                                   \
+    X(0x0F, SCHEDSTAT, "schedstat", 0, 4, U, "thread", U, "run_ns", U, "wait_ns", U, "slices", N, "")                 \
+    X(0x10, SCHED_LOST, "sched_lost", 0, 2, U, "thread", U, "count", N, "", N, "", N, "")                             \
+    X(0x11, LOCK_WAIT, "lock_wait", 0, 5, U, "op", U, "lock", U, "site", U, "dur", U, "holder")                       \
+    X(0x12, LOCK_RELEASE, "lock_release", 0, 1, U, "lock", N, "", N, "", N, "", N, "")                                \
+    X(0x13, IO, "io", 0, 5, U, "op", I, "fd", I, "result", U, "dur", U, "site")                                       \
+    X(0x14, GC_BEGIN, "gc_begin", 0, 1, S, "kind", N, "", N, "", N, "", N, "")                                        \
+    X(0x15, GC_END, "gc_end", 0, 0, N, "", N, "", N, "", N, "", N, "")                                                \
+    X(0x16, HEAP, "heap", 0, 2, U, "source", U, "bytes", N, "", N, "", N, "")                                         \
+    X(0x17, ALLOC_PAUSE, "alloc_pause", 0, 4, U, "op", U, "size", U, "dur", U, "site", N, "")                         \
+    X(0x18, UV_LOOP, "uv_loop", 0, 3, U, "loop", U, "phase", U, "dur", N, "", N, "")
 
 enum weft_event_code {
 #define X(code, NAME, ...) WEFT_EV_##NAME = code,
@@ -93,7 +121,7 @@ enum weft_event_code {
     WEFT_EV_LIMIT /* one past the highest code this version defines */
 };
 
-#define WEFT_MAX_ARGS 3
+#define WEFT_MAX_ARGS 5
 
 typedef struct weft_event_spec {
     const char *name; /* NULL: code not defined */
@@ -105,8 +133,9 @@ typedef struct weft_event_spec {
 
 /* The table indexed by event code; entries for undefined codes are zero. */
 static const weft_event_spec weft_event_specs[WEFT_EV_LIMIT] = {
-#define X(code, NAME, str, fl, n, k0, a0, k1, a1, k2, a2)                            \
-    [code] = {str, fl, n, {WEFT_ARG_##k0, WEFT_ARG_##k1, WEFT_ARG_##k2}, {a0, a1, a2}},
+#define X(code, NAME, str, fl, n, k0, a0, k1, a1, k2, a2, k3, a3, k4, a4)             \
+    [code] = {str, fl, n, {WEFT_ARG_##k0, WEFT_ARG_##k1, WEFT_ARG_##k2, WEFT_ARG_##k3, WEFT_ARG_##k4}, \
+              {a0, a1, a2, a3, a4}},
     WEFT_EVENTS(X)
 #undef X
 };
@@ -131,6 +160,144 @@ static const weft_event_spec weft_event_specs[WEFT_EV_LIMIT] = {
 enum weft_diag_kind {
 #define X(code, NAME, text) WEFT_DIAG_##NAME = code,
     WEFT_DIAGS(X)
+#undef X
+};
+
+/* ---- runtime-event vocabularies ---------------------------------------- */
+/* The thread index of the system stream: events the recorder's sampler
+ * thread writes about other threads (context switches, schedstat samples,
+ * the malloc-tracking heap counter). Recorded threads have indexes >= 1. */
+#define WEFT_SYSTEM_THREAD 0u
+
+/* Why a thread is not running, as the viewer's state track names it.
+ * X(code, NAME, "name") */
+#define WEFT_BLOCK_REASONS(X)                                                   \
+    X(1, LOCK, "lock")                                                          \
+    X(2, IO, "io")                                                              \
+    X(3, SLEEP, "sleep")                                                        \
+    X(4, COND, "condition")                                                     \
+    X(5, GC, "gc")                                                              \
+    X(6, OTHER, "blocked") /* switched out voluntarily in an unwrapped call */
+
+enum weft_block_reason {
+#define X(code, NAME, str) WEFT_BLOCK_##NAME = code,
+    WEFT_BLOCK_REASONS(X)
+#undef X
+};
+
+/* SCHED "switch". X(code, NAME, "name") */
+#define WEFT_SWITCHES(X)                                                        \
+    X(0, IN, "in")             /* the thread starts running on "cpu" */          \
+    X(1, OUT, "out")           /* it stops voluntarily: it blocked or slept */   \
+    X(2, PREEMPTED, "preempted") /* it stops while still runnable */
+
+enum weft_switch {
+#define X(code, NAME, str) WEFT_SWITCH_##NAME = code,
+    WEFT_SWITCHES(X)
+#undef X
+};
+
+/* Where scheduling data came from; header byte 10 (0 in files from before
+ * runtime events: not recorded). X(code, NAME, "name") */
+#define WEFT_SCHED_SOURCES(X)                                                   \
+    X(1, NONE, "none")          /* switched off (WEFT_SCHED=off) */             \
+    X(2, PERF, "perf_event_open context switches")                             \
+    X(3, SCHEDSTAT, "/proc/self/task/TID/schedstat sampling")
+
+enum weft_sched_source {
+#define X(code, NAME, str) WEFT_SCHED_SRC_##NAME = code,
+    WEFT_SCHED_SOURCES(X)
+#undef X
+};
+
+/* LOCK_WAIT "op": X(code, NAME, "name", reason) */
+#define WEFT_LOCK_OPS(X)                                                        \
+    X(1, MUTEX, "pthread_mutex_lock", LOCK)                                     \
+    X(2, RWLOCK_RD, "pthread_rwlock_rdlock", LOCK)                              \
+    X(3, RWLOCK_WR, "pthread_rwlock_wrlock", LOCK)                              \
+    X(4, COND, "pthread_cond_wait", COND)                                       \
+    X(5, COND_TIMED, "pthread_cond_timedwait", COND)                            \
+    X(6, SEM, "sem_wait", LOCK)                                                 \
+    X(7, UV_MUTEX, "uv_mutex_lock", LOCK)                                       \
+    X(8, UV_RWLOCK_RD, "uv_rwlock_rdlock", LOCK)                                \
+    X(9, UV_RWLOCK_WR, "uv_rwlock_wrlock", LOCK)                                \
+    X(10, UV_COND, "uv_cond_wait", COND)                                        \
+    X(11, UV_COND_TIMED, "uv_cond_timedwait", COND)
+
+enum weft_lock_op {
+#define X(code, NAME, str, reason) WEFT_LOCK_##NAME = code,
+    WEFT_LOCK_OPS(X)
+#undef X
+};
+
+/* IO "op": X(code, NAME, "name", reason) */
+#define WEFT_IO_OPS(X)                                                          \
+    X(1, READ, "read", IO)                                                      \
+    X(2, WRITE, "write", IO)                                                    \
+    X(3, PREAD, "pread", IO)                                                    \
+    X(4, PWRITE, "pwrite", IO)                                                  \
+    X(5, RECV, "recv", IO)                                                      \
+    X(6, SEND, "send", IO)                                                      \
+    X(7, RECVFROM, "recvfrom", IO)                                              \
+    X(8, SENDTO, "sendto", IO)                                                  \
+    X(9, ACCEPT, "accept", IO)                                                  \
+    X(10, CONNECT, "connect", IO)                                               \
+    X(11, POLL, "poll", IO)                                                     \
+    X(12, EPOLL_WAIT, "epoll_wait", IO)                                         \
+    X(13, SELECT, "select", IO)                                                 \
+    X(14, NANOSLEEP, "nanosleep", SLEEP)                                        \
+    X(15, USLEEP, "usleep", SLEEP)                                              \
+    X(16, FSYNC, "fsync", IO)                                                   \
+    X(17, ACCEPT4, "accept4", IO)                                               \
+    X(18, READV, "readv", IO)                                                   \
+    X(19, WRITEV, "writev", IO)                                                 \
+    X(20, CLOCK_NANOSLEEP, "clock_nanosleep", SLEEP)                            \
+    X(21, SLEEP, "sleep", SLEEP)                                                \
+    X(22, FDATASYNC, "fdatasync", IO)
+
+enum weft_io_op {
+#define X(code, NAME, str, reason) WEFT_IO_##NAME = code,
+    WEFT_IO_OPS(X)
+#undef X
+};
+
+/* ALLOC_PAUSE "op": X(code, NAME, "name") */
+#define WEFT_ALLOC_OPS(X)                                                       \
+    X(1, MALLOC, "malloc")                                                      \
+    X(2, CALLOC, "calloc")                                                      \
+    X(3, REALLOC, "realloc")                                                    \
+    X(4, FREE, "free")                                                          \
+    X(5, POSIX_MEMALIGN, "posix_memalign")                                      \
+    X(6, ALIGNED_ALLOC, "aligned_alloc")                                        \
+    X(7, MEMALIGN, "memalign")
+
+enum weft_alloc_op {
+#define X(code, NAME, str) WEFT_ALLOC_##NAME = code,
+    WEFT_ALLOC_OPS(X)
+#undef X
+};
+
+/* HEAP "source": X(code, NAME, "name") */
+#define WEFT_HEAP_SOURCES(X)                                                    \
+    X(1, PROGRAM, "weft_heap")   /* the program's own figure, weft_heap() */    \
+    X(2, MALLOC, "malloc")       /* bytes in use via the malloc family, tracked by the preload library */
+
+enum weft_heap_source {
+#define X(code, NAME, str) WEFT_HEAP_##NAME = code,
+    WEFT_HEAP_SOURCES(X)
+#undef X
+};
+
+/* UV_LOOP "phase": one event per phase per loop iteration, written when the
+ * phase ends. X(code, NAME, "name") */
+#define WEFT_UV_PHASES(X)                                                       \
+    X(1, RUN, "timers/idle/prepare")  /* from the last check to this prepare */ \
+    X(2, POLL_WAIT, "poll wait")      /* blocked in the kernel waiting for I/O */ \
+    X(3, POLL_IO, "io callbacks")     /* the rest of the poll phase */
+
+enum weft_uv_phase {
+#define X(code, NAME, str) WEFT_UV_##NAME = code,
+    WEFT_UV_PHASES(X)
 #undef X
 };
 
@@ -239,6 +406,7 @@ typedef struct weft_header {
     uint16_t version;       /* WEFT_FORMAT_VERSION of the writer */
     uint8_t clock;          /* enum weft_clock_source */
     uint8_t tick_shift;     /* event ticks are raw ticks >> tick_shift */
+    uint8_t sched_source;   /* enum weft_sched_source; 0: not recorded */
     uint32_t pid;
     uint64_t ticks0;        /* raw clock ticks at the start ... */
     uint64_t mono0_ns;      /* ... and CLOCK_MONOTONIC at the same moment */
@@ -265,6 +433,7 @@ static inline size_t weft_header_encode(const weft_header *h, uint8_t *out)
     weft_put_le16(p + 6, WEFT_HEADER_FIXED);
     p[8] = h->clock;
     p[9] = h->tick_shift;
+    p[10] = h->sched_source;
     weft_put_le32(p + 12, h->pid);
     weft_put_le64(p + 16, h->ticks0);
     weft_put_le64(p + 24, h->mono0_ns);

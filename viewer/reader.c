@@ -901,6 +901,7 @@ static void parse_header_payload(wv_reader *r, const uint8_t *h, uint32_t size)
         return corrupt(r, 8 + 9, "bad header: tick shift %u", h[9]);
     hd->clock = h[8];
     hd->tick_shift = h[9];
+    hd->sched_source = h[10];
     hd->pid = weft_get_le32(h + 12);
     hd->ticks0 = weft_get_le64(h + 16);
     hd->mono0_ns = weft_get_le64(h + 24);
