@@ -10,3 +10,7 @@ add_dependencies(test_cli weft_cli)
 # (weft_gentrace OUT [EVENTS [THREADS]]).
 add_executable(weft_gentrace support/gentrace.c)
 target_link_libraries(weft_gentrace PRIVATE weft_testsupport)
+
+# The runtime model and its arithmetic (issue 3).
+weft_add_test(mmu SOURCES test_mmu.c LIBS weftview m)
+weft_add_test(rt SOURCES test_rt.c LIBS weftview)

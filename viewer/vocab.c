@@ -5,6 +5,7 @@
 #include "vocab.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -14,23 +15,66 @@
 typedef struct code_name {
     uint64_t code;
     const char *name, *text;
+    unsigned reason; /* lock and I/O ops: the enum weft_block_reason a wait in them stands for */
 } code_name;
 
 static const code_name clocks[] = {
-#define X(code, NAME, str) {code, str, str},
+#define X(code, NAME, str) {code, str, str, 0},
     WEFT_CLOCKS(X)
 #undef X
 };
 
 static const code_name reasons[] = {
-#define X(code, NAME, text) {code, #NAME, text},
+#define X(code, NAME, text) {code, #NAME, text, 0},
     WEFT_END_REASONS(X)
 #undef X
 };
 
 static const code_name diags[] = {
-#define X(code, NAME, text) {code, #NAME, text},
+#define X(code, NAME, text) {code, #NAME, text, 0},
     WEFT_DIAGS(X)
+#undef X
+};
+
+static const code_name lock_ops[] = {
+#define X(code, NAME, str, reason) {code, str, str, WEFT_BLOCK_##reason},
+    WEFT_LOCK_OPS(X)
+#undef X
+};
+
+static const code_name io_ops[] = {
+#define X(code, NAME, str, reason) {code, str, str, WEFT_BLOCK_##reason},
+    WEFT_IO_OPS(X)
+#undef X
+};
+
+static const code_name alloc_ops[] = {
+#define X(code, NAME, str) {code, str, str, 0},
+    WEFT_ALLOC_OPS(X)
+#undef X
+};
+
+static const code_name uv_phases[] = {
+#define X(code, NAME, str) {code, str, str, 0},
+    WEFT_UV_PHASES(X)
+#undef X
+};
+
+static const code_name heap_sources[] = {
+#define X(code, NAME, str) {code, str, str, 0},
+    WEFT_HEAP_SOURCES(X)
+#undef X
+};
+
+static const code_name block_reasons[] = {
+#define X(code, NAME, str) {code, str, str, 0},
+    WEFT_BLOCK_REASONS(X)
+#undef X
+};
+
+static const code_name sched_sources[] = {
+#define X(code, NAME, str) {code, str, str, 0},
+    WEFT_SCHED_SOURCES(X)
 #undef X
 };
 
@@ -43,6 +87,8 @@ static const code_name *lookup(const code_name *t, size_t n, uint64_t code)
 }
 
 #define LOOKUP(table, code) lookup((table), sizeof(table) / sizeof((table)[0]), (code))
+
+static const char *name_or(const code_name *c, const char *missing) { return c ? c->name : missing; }
 
 const char *wv_clock_name(uint64_t clock)
 {
@@ -84,4 +130,40 @@ void wv_format_utc(uint64_t real_ns, char out[40])
     }
     size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + n, 40 - n, ".%09uZ", (unsigned)(real_ns % 1000000000u));
+}
+
+/* ---- runtime events ----------------------------------------------------- */
+
+const char *wv_lock_op_name(uint64_t op) { return name_or(LOOKUP(lock_ops, op), NULL); }
+const char *wv_io_op_name(uint64_t op) { return name_or(LOOKUP(io_ops, op), NULL); }
+const char *wv_alloc_op_name(uint64_t op) { return name_or(LOOKUP(alloc_ops, op), NULL); }
+const char *wv_uv_phase_name(uint64_t phase) { return name_or(LOOKUP(uv_phases, phase), NULL); }
+const char *wv_heap_source_name(uint64_t source) { return name_or(LOOKUP(heap_sources, source), NULL); }
+const char *wv_block_reason_name(uint64_t reason) { return name_or(LOOKUP(block_reasons, reason), "blocked"); }
+
+unsigned wv_lock_op_reason(uint64_t op)
+{
+    const code_name *c = LOOKUP(lock_ops, op);
+    return c ? c->reason : WEFT_BLOCK_LOCK;
+}
+
+unsigned wv_io_op_reason(uint64_t op)
+{
+    const code_name *c = LOOKUP(io_ops, op);
+    return c ? c->reason : WEFT_BLOCK_IO;
+}
+
+const char *wv_sched_source_text(uint64_t source)
+{
+    if (source == 0)
+        return "not recorded";
+    return name_or(LOOKUP(sched_sources, source), "unknown source");
+}
+
+const char *wv_code_label(const char *name, uint64_t code, char buf[32])
+{
+    if (name)
+        return name;
+    snprintf(buf, 32, "op %llu", (unsigned long long)code);
+    return buf;
 }
