@@ -14,3 +14,4 @@ target_link_libraries(weft_gentrace PRIVATE weft_testsupport)
 # The runtime model and its arithmetic (issue 3).
 weft_add_test(mmu SOURCES test_mmu.c LIBS weftview m)
 weft_add_test(rt SOURCES test_rt.c LIBS weftview)
+weft_add_test(symbols SOURCES test_symbols.c LIBS weftview)
