@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "rttrace.h"
 #include "testutil.h"
 #include "tracegen.h"
 
-#define B0 1000000ull
-#define US(x) (B0 + (uint64_t)(x) * 1000ull) /* ticks of x us after the start */
+#define US(x) RT_US(x)
 #define NS(x) ((int64_t)(x) * 1000)           /* x us as the model's ns */
 
 /* ---- collecting what the model delivers ---------------------------------------- */
@@ -115,61 +115,7 @@ static tg *new_trace(void)
 
 /* ---- the scheduling scenario ---------------------------------------------------- */
 
-/* Threads 1 main, 2 worker (created by main, spawn 5), 3 gc; 0 the system
- * stream. Times in us; see the expected spans below for the story. */
-static tg *sched_trace(void)
-{
-    tg *g = new_trace();
-    tg_string(g, 1, "mark");
-    tg_thread(g, 0, 900, "weft-sampler");
-    tg_thread(g, 1, 101, "main");
-    tg_thread(g, 2, 102, "worker");
-    tg_thread(g, 3, 103, "gc");
-    tg_batch_chunk(g, 0);
-    tg_ev(g, US(0), WEFT_EV_TIME_BASE, 0, 0, 0);
-    tg_ev(g, US(100), WEFT_EV_SCHED, 2, 2, WEFT_SWITCH_OUT);
-    tg_ev(g, US(200), WEFT_EV_SCHED, 1, 0, WEFT_SWITCH_PREEMPTED);
-    tg_ev(g, US(260), WEFT_EV_SCHED, 1, 1, WEFT_SWITCH_IN);
-    tg_ev(g, US(300), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_IN);
-    tg_ev(g, US(400), WEFT_EV_SCHED, 1, 1, WEFT_SWITCH_OUT);
-    tg_ev(g, US(500), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_OUT);
-    tg_ev(g, US(580), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_IN);
-    tg_ev(g, US(600), WEFT_EV_SCHED, 1, 1, WEFT_SWITCH_IN);
-    tg_ev(g, US(650), WEFT_EV_SCHED, 77, 0, WEFT_SWITCH_IN);     /* no thread 77 */
-    tg_ev(g, US(660), WEFT_EV_SCHED, 1, 1, 9);                   /* no switch 9 */
-    tg_ev5(g, US(670), WEFT_EV_SCHEDSTAT, 99, 1, 2, 3, 0);        /* no thread 99 */
-    tg_ev(g, US(700), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_PREEMPTED);
-    tg_ev(g, US(750), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_IN);
-    tg_ev(g, US(770), WEFT_EV_SCHED_LOST, 2, 3, 0);
-    tg_ev(g, US(790), WEFT_EV_SCHED, 2, 0, WEFT_SWITCH_OUT);     /* after its exit */
-    tg_ev(g, US(800), WEFT_EV_SCHED, 1, 1, WEFT_SWITCH_OUT);
-    tg_ev(g, US(900), WEFT_EV_SCHED, 1, 1, WEFT_SWITCH_IN);
-    tg_ev(g, US(950), WEFT_EV_HEAP, WEFT_HEAP_MALLOC, 4096, 0);
-    tg_batch_end(g);
-    tg_batch_chunk(g, 1);
-    tg_ev(g, US(10), WEFT_EV_TIME_BASE, 0, 0, 0);
-    tg_ev(g, US(10), WEFT_EV_THREAD_CREATE, 5, 0, 0);
-    tg_ev(g, US(280), WEFT_EV_LOCK_RELEASE, 0x1000, 0, 0);
-    tg_ev5(g, US(650), WEFT_EV_IO, WEFT_IO_READ, 3, 10, 250000, 0x5000);
-    tg_ev_b(g, US(950), WEFT_EV_LOG, 0, 0, "x", 1);
-    tg_ev(g, US(1000), WEFT_EV_COUNTER, 1, 7, 0);
-    tg_batch_end(g);
-    tg_batch_chunk(g, 2);
-    tg_ev(g, US(50), WEFT_EV_TIME_BASE, 0, 0, 0);
-    tg_ev(g, US(50), WEFT_EV_THREAD_START, 1, 5, 0);
-    tg_ev5(g, US(350), WEFT_EV_LOCK_WAIT, WEFT_LOCK_MUTEX, 0x1000, 0x4000, 250000, 1);
-    tg_ev(g, US(590), WEFT_EV_COUNTER, 1, 1, 0);
-    tg_ev5(g, US(760), WEFT_EV_ALLOC_PAUSE, WEFT_ALLOC_MALLOC, 4096, 30000, 0x6000, 0);
-    tg_ev5(g, US(765), WEFT_EV_LOCK_WAIT, 99, 0x2000, 0x4000, 1000, 55); /* bad op, no thread 55 */
-    tg_ev(g, US(780), WEFT_EV_THREAD_EXIT, 0, 0, 0);
-    tg_batch_end(g);
-    tg_batch_chunk(g, 3);
-    tg_ev(g, US(510), WEFT_EV_TIME_BASE, 0, 0, 0);
-    tg_ev(g, US(510), WEFT_EV_GC_BEGIN, 1, 0, 0);
-    tg_ev(g, US(560), WEFT_EV_GC_END, 0, 0, 0);
-    tg_batch_end(g);
-    return g;
-}
+static tg *sched_trace(void) { return rt_sched_trace(0x4000, 0x5000, 0); }
 
 typedef struct want_state {
     uint32_t thread;
@@ -397,41 +343,14 @@ Test(rt, held_spans_are_bounded_and_stay_in_order)
     tg_free(g);
 }
 
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_rand(void) { return tu_rand(&rng); }
-
 /* Any argument, small or huge, on random runtime events of random threads:
  * no crash (run under ASan+UBSan), and the model's promises hold: each
  * thread's spans and each CPU's spans are ordered and never overlap. */
 Test(rt, random_runtime_events_never_break_the_model)
 {
-    static const unsigned codes[] = {WEFT_EV_SCHED, WEFT_EV_SCHED, WEFT_EV_SCHED, WEFT_EV_SCHEDSTAT,
-                                     WEFT_EV_SCHED_LOST, WEFT_EV_LOCK_WAIT, WEFT_EV_LOCK_RELEASE, WEFT_EV_IO,
-                                     WEFT_EV_GC_BEGIN, WEFT_EV_GC_END, WEFT_EV_HEAP, WEFT_EV_ALLOC_PAUSE,
-                                     WEFT_EV_UV_LOOP, WEFT_EV_THREAD_CREATE, WEFT_EV_THREAD_START,
-                                     WEFT_EV_THREAD_EXIT};
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
     for (int round = 0; round < 20; round++) {
-        tg *g = new_trace();
-        for (uint64_t i = 0; i < 5; i++)
-            tg_thread(g, i, 100 + i, "t");
-        for (uint64_t th = 0; th < 5; th++) {
-            tg_batch_chunk(g, th);
-            tg_ev(g, US(0), WEFT_EV_TIME_BASE, 0, 0, 0);
-            uint64_t t = US(0);
-            for (int k = 0; k < 300; k++) {
-                t += next_rand() % 20000;
-                unsigned code = codes[next_rand() % (sizeof codes / sizeof codes[0])];
-                uint64_t a[5];
-                for (int j = 0; j < 5; j++) { /* mostly small, sometimes anything */
-                    uint64_t r = next_rand();
-                    a[j] = r % 8 == 0 ? next_rand() : r % 8 == 1 ? r % 100000 : r % 6;
-                }
-                if (code == WEFT_EV_GC_BEGIN)
-                    a[0] = 0; /* a string id: none */
-                tg_ev5(g, t, code, a[0], a[1], a[2], a[3], a[4]);
-            }
-            tg_batch_end(g);
-        }
+        tg *g = rt_random_trace(&rng, 5, 300);
         got *o = run(g);
         size_t n = o->nst < 8192 ? o->nst : 8192;
         for (size_t i = 0; i < n; i++) {

@@ -8,37 +8,25 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "symbols.h"
+#include "testutil.h"
+
+static void add(void *ctx, uint64_t start, uint64_t end, uint64_t offset, const char *path)
+{
+    cr_assert_eq(wv_symbols_add_module(ctx, start, end, offset, path), 0);
+}
 
 /* The executable mappings of this process, as MODULE records carry them. */
 static wv_symbols *from_maps(void)
 {
     wv_symbols *s = wv_symbols_new();
     cr_assert_not_null(s);
-    FILE *f = fopen("/proc/self/maps", "r");
-    cr_assert_not_null(f);
-    char line[4096];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        uint64_t start, end, off;
-        char perms[8];
-        int path_at = 0;
-        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &end, perms, &off,
-                   &path_at) < 4 ||
-            perms[2] != 'x' || !path_at || line[path_at] != '/')
-            continue;
-        line[strcspn(line, "\n")] = 0;
-        cr_assert_eq(wv_symbols_add_module(s, start, end, off, line + path_at), 0);
-        n++;
-    }
-    fclose(f);
-    cr_assert_gt(n, 0);
+    cr_assert_gt(tu_self_mappings(add, s), 0);
     return s;
 }
 

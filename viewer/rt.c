@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 static uint64_t mix(uint64_t x)
 {
     x ^= x >> 30;
@@ -35,16 +37,8 @@ static uint64_t mix(uint64_t x)
 
 rthread *wv__rt_thread(wv_rt *rt, uint32_t index)
 {
-    if (index >= rt->nth) {
-        uint32_t n = rt->nth ? rt->nth : 16;
-        while (n <= index)
-            n *= 2;
-        rthread **t = realloc(rt->th, n * sizeof *t);
-        if (!t)
-            return rt->oom = 1, NULL;
-        memset(t + rt->nth, 0, (n - rt->nth) * sizeof *t);
-        rt->th = t, rt->nth = n;
-    }
+    if (wv_grow((void **)&rt->th, &rt->nth, index, sizeof *rt->th))
+        return rt->oom = 1, NULL;
     rthread *t = rt->th[index];
     if (!t) {
         if (!(t = rt->th[index] = calloc(1, sizeof *t)))
@@ -72,17 +66,8 @@ static rcpu *cpu_at(wv_rt *rt, uint32_t cpu)
 {
     if (cpu >= WV_MAX_CPUS)
         return NULL;
-    if (cpu >= rt->ncpus) {
-        uint32_t n = rt->ncpus ? rt->ncpus : 16;
-        while (n <= cpu)
-            n *= 2;
-        rcpu *c = realloc(rt->cpus, n * sizeof *c);
-        if (!c)
-            return rt->oom = 1, NULL;
-        for (uint32_t i = rt->ncpus; i < n; i++)
-            c[i] = (rcpu){0, 0, 0, INT64_MIN};
-        rt->cpus = c, rt->ncpus = n;
-    }
+    if (wv_grow((void **)&rt->cpus, &rt->ncpus, cpu, sizeof *rt->cpus))
+        return rt->oom = 1, NULL;
     return &rt->cpus[cpu];
 }
 

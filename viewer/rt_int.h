@@ -31,7 +31,7 @@ typedef struct rthread {
 typedef struct rcpu {
     uint32_t thread;
     uint8_t busy;
-    int64_t since, last_end;
+    int64_t since, last_end; /* last_end: of its latest span (0 before one) */
 } rcpu;
 
 typedef struct release_slot {

@@ -153,6 +153,18 @@ unsigned wv_io_op_reason(uint64_t op)
     return c ? c->reason : WEFT_BLOCK_IO;
 }
 
+int wv_io_op_moves_bytes(uint64_t op)
+{
+    switch (op) {
+    case WEFT_IO_READ: case WEFT_IO_WRITE: case WEFT_IO_PREAD: case WEFT_IO_PWRITE:
+    case WEFT_IO_RECV: case WEFT_IO_SEND: case WEFT_IO_RECVFROM: case WEFT_IO_SENDTO:
+    case WEFT_IO_READV: case WEFT_IO_WRITEV:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 const char *wv_sched_source_text(uint64_t source)
 {
     if (source == 0)

@@ -33,6 +33,8 @@ const char *wv_block_reason_name(uint64_t reason);
  * (LOCK for unknown lock ops, IO for unknown I/O ops). */
 unsigned wv_lock_op_reason(uint64_t op);
 unsigned wv_io_op_reason(uint64_t op);
+/* 1 if an I/O op's result is a byte count (read, write, send, ...). */
+int wv_io_op_moves_bytes(uint64_t op);
 /* Header byte 10 in words: "perf_event_open context switches", ...;
  * "not recorded" for 0 (files from before runtime events). */
 const char *wv_sched_source_text(uint64_t source);
