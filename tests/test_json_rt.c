@@ -22,33 +22,9 @@
 
 static int lock_line, io_line;
 
-static __attribute__((noinline)) uint64_t return_address(void)
-{
-    uint64_t a = (uint64_t)__builtin_return_address(0);
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
-/* Stand-ins for a program's call sites, in this binary (built with -g). */
-static __attribute__((noinline)) uint64_t take_the_lock(void)
-{
-    lock_line = __LINE__ + 1;
-    uint64_t a = return_address();
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
-static __attribute__((noinline)) uint64_t read_the_file(void)
-{
-    io_line = __LINE__ + 1;
-    uint64_t a = return_address();
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
 static jout scenario(void)
 {
-    tg *g = rt_sched_trace(take_the_lock(), read_the_file(), 1);
+    tg *g = rt_sched_trace(rt_lock_site(&lock_line), rt_io_site(&io_line), 1);
     jout j = convert(g);
     tg_free(g);
     cr_assert_eq(j.rc, 0);
@@ -158,7 +134,7 @@ Test(json_rt, lock_wait_has_lock_site_holder_and_a_flow_from_the_release)
     cr_assert_str_eq(cJSON_GetStringValue(arg(w, "holder")), "main (thread 1)");
     cr_assert_float_eq(arg(w, "wait_ms")->valuedouble, 0.25, 1e-9);
     char site[128];
-    snprintf(site, sizeof site, "take_the_lock (test_json_rt.c:%d)", lock_line);
+    snprintf(site, sizeof site, "take_the_lock (rttrace.c:%d)", lock_line);
     cr_assert_str_eq(cJSON_GetStringValue(arg(w, "site")), site);
     const cJSON *rel = slice_on(&j, 4242, 101, "lock release", 0), *wake = slice_on(&j, 4242, 102, "lock wake-up", 0);
     expect_slice(rel, 280, 0);
@@ -184,7 +160,7 @@ Test(json_rt, io_pauses_heap_and_lost_records)
     cr_assert_eq(arg(io, "result")->valuedouble, 10);
     cr_assert_eq(arg(io, "bytes")->valuedouble, 10);
     char site[128];
-    snprintf(site, sizeof site, "read_the_file (test_json_rt.c:%d)", io_line);
+    snprintf(site, sizeof site, "read_the_file (rttrace.c:%d)", io_line);
     cr_assert_str_eq(cJSON_GetStringValue(arg(io, "site")), site);
     const cJSON *gc = slice_on(&j, 4242, GC_TID, "mark", 0), *al = slice_on(&j, 4242, GC_TID, "malloc", 0);
     expect_slice(gc, 510, 50);

@@ -143,32 +143,9 @@ static const char *profiles(const char *text)
 
 static int lock_line, io_line;
 
-static __attribute__((noinline)) uint64_t return_address(void)
-{
-    uint64_t a = (uint64_t)__builtin_return_address(0);
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
-static __attribute__((noinline)) uint64_t take_the_lock(void)
-{
-    lock_line = __LINE__ + 1;
-    uint64_t a = return_address();
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
-static __attribute__((noinline)) uint64_t read_the_file(void)
-{
-    io_line = __LINE__ + 1;
-    uint64_t a = return_address();
-    __asm__ volatile("" ::: "memory");
-    return a;
-}
-
 Test(stats, runtime_scenario_gives_exact_blocking_profiles)
 {
-    tg *g = rt_sched_trace(take_the_lock(), read_the_file(), 1);
+    tg *g = rt_sched_trace(rt_lock_site(&lock_line), rt_io_site(&io_line), 1);
     size_t len;
     int status;
     char *text = stats_of(g, &len, &status);
@@ -183,10 +160,10 @@ Test(stats, runtime_scenario_gives_exact_blocking_profiles)
              "         102  worker                      1      0.050      0.050      0.050      0.050\n"
              "lock waits by call site (ms):\n"
              "     COUNT      TOTAL        MAX  TOP HOLDER               SITE\n"
-             "         2      0.251      0.250  main (tid 101)           take_the_lock (test_stats.c:%d)\n"
+             "         2      0.251      0.250  main (tid 101)           take_the_lock (rttrace.c:%d)\n"
              "I/O waits by call site (ms):\n"
              "     COUNT      TOTAL        MAX        BYTES  OP               SITE\n"
-             "         1      0.250      0.250           10  read             read_the_file (test_stats.c:%d)\n"
+             "         1      0.250      0.250           10  read             read_the_file (rttrace.c:%d)\n"
              "pauses (ms):\n"
              "  KIND            COUNT        P50        P90        P99        MAX\n"
              "  gc                  1      0.050      0.050      0.050      0.050\n"

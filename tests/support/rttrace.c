@@ -10,6 +10,32 @@ static void module(void *ctx, uint64_t start, uint64_t end, uint64_t offset, con
     tg_module(ctx, start, end, offset, path);
 }
 
+static __attribute__((noinline)) uint64_t return_address(void)
+{
+    uint64_t a = (uint64_t)__builtin_return_address(0);
+    __asm__ volatile("" ::: "memory"); /* not a tail call */
+    return a;
+}
+
+static __attribute__((noinline)) uint64_t take_the_lock(int *line)
+{
+    *line = __LINE__ + 1;
+    uint64_t a = return_address();
+    __asm__ volatile("" ::: "memory");
+    return a;
+}
+
+static __attribute__((noinline)) uint64_t read_the_file(int *line)
+{
+    *line = __LINE__ + 1;
+    uint64_t a = return_address();
+    __asm__ volatile("" ::: "memory");
+    return a;
+}
+
+uint64_t rt_lock_site(int *line) { return take_the_lock(line); }
+uint64_t rt_io_site(int *line) { return read_the_file(line); }
+
 tg *rt_sched_trace(uint64_t lock_site, uint64_t io_site, int modules)
 {
     tg_opts o = tg_defaults();

@@ -37,6 +37,12 @@
  * taken in it can be symbolized. */
 tg *rt_sched_trace(uint64_t lock_site, uint64_t io_site, int modules);
 
+/* Return addresses of calls inside two known functions of this file (built
+ * with -g, like the viewer symbolizes a program's): the call sites of
+ * "take_the_lock" and "read_the_file", whose line numbers go to *line. */
+uint64_t rt_lock_site(int *line);
+uint64_t rt_io_site(int *line);
+
 /* `threads` threads (0 the system stream), each with `events` runtime
  * events of random codes and arguments (mostly small, sometimes any 64-bit
  * value), for checking that damage never breaks the viewer. */
