@@ -51,6 +51,17 @@ static inline holder_slot *slot_of(const void *lock)
     return &holders[h >> (64 - HOLDER_BITS)];
 }
 
+/* After fork() the child has only the forking thread, which is not waiting:
+ * every count is of a thread that does not exist there, and would make each
+ * release of those slots write an event in a child that records. */
+static void forget_waiters(void)
+{
+    for (uint32_t i = 0; i < HOLDER_SLOTS; i++)
+        atomic_store_explicit(&holders[i].waiters, 0, memory_order_relaxed);
+}
+
+__attribute__((constructor)) static void locks_init(void) { pthread_atfork(NULL, NULL, forget_waiters); }
+
 /* The releaser: record that this thread releases `lock` to a waiter. */
 static __attribute__((noinline)) void release_slow(holder_slot *s, const void *lock)
 {
@@ -88,12 +99,13 @@ typedef struct wait_ctx {
 } wait_ctx;
 
 /* Counts the waiter in before it blocks. Sequentially consistent with the
- * releaser's load, so a release that comes after this count sees it. */
+ * releaser's load, so a release that comes after this count sees it; and the
+ * wait's start is read first, so such a release is always stamped later than
+ * it (holder_of() ignores earlier ones). */
 static inline wait_ctx wait_begin(const void *lock)
 {
-    wait_ctx w = {slot_of(lock), lock, 0};
+    wait_ctx w = {slot_of(lock), lock, weft__raw_ticks()};
     atomic_fetch_add_explicit(&w.slot->waiters, 1, memory_order_seq_cst);
-    w.t0 = weft__raw_ticks();
     return w;
 }
 

@@ -8,12 +8,14 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -231,6 +233,72 @@ Test(waits, uncontended_locks_and_trylock_record_nothing)
     cr_expect_eq(tu_count(&t, WEFT_EV_LOG, 0), 1);
     cr_expect_eq(tu_count(&t, WEFT_EV_LOCK_WAIT, 0), 0);
     cr_expect_eq(tu_count(&t, WEFT_EV_LOCK_RELEASE, 0), 0);
+    tu_free(&t);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+static pthread_mutex_t fork_mutex = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int fork_waiter_tid;
+
+static void *lock_once(void *arg)
+{
+    atomic_store(&fork_waiter_tid, gettid());
+    weft_mutex_lock(&fork_mutex);
+    weft_mutex_unlock(&fork_mutex);
+    return arg;
+}
+
+/* Until the thread sleeps in the kernel (state S in its /proc stat). */
+static void until_blocked(int tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+    for (;;) {
+        FILE *f = fopen(path, "r");
+        cr_assert_not_null(f);
+        buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+        fclose(f);
+        const char *paren = strrchr(buf, ')');
+        if (paren && paren[2] == 'S')
+            return;
+        usleep(100);
+    }
+}
+
+/* A child forked while a thread of the parent waits on a lock must not see
+ * that waiter: its own release of the lock writes no LOCK_RELEASE. */
+Test(waits, a_forked_child_forgets_the_parents_waiters)
+{
+    const char *child_path = tu_path("waits-child");
+    start();
+    weft_mutex_lock(&fork_mutex);
+    pthread_t th;
+    pthread_create(&th, NULL, lock_once, NULL);
+    while (!atomic_load(&fork_waiter_tid))
+        usleep(100);
+    until_blocked(atomic_load(&fork_waiter_tid));
+    pid_t pid = fork();
+    if (pid == 0) {
+        weft_config cfg = {0};
+        cfg.path = child_path;
+        int rc = weft_start(&cfg);
+        weft_mutex_unlock(&fork_mutex); /* the forking thread owns the child's copy */
+        _exit(rc || weft_stop() ? 1 : 0);
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    weft_mutex_unlock(&fork_mutex);
+    pthread_join(th, NULL);
+    trace t, child;
+    finish(&t);
+    cr_assert_eq(tu_load(child_path, &child), WV_OK, "%s", child.msg);
+    cr_expect_eq(tu_count(&child, WEFT_EV_LOCK_RELEASE, 0), 0);
+    /* The parent's wait is intact, with the parent's release. */
+    cr_expect_eq(tu_count(&t, WEFT_EV_LOCK_WAIT, 0), 1);
+    cr_expect_eq(tu_count(&t, WEFT_EV_LOCK_RELEASE, 0), 1);
+    tu_free(&child);
     tu_free(&t);
 }
 
