@@ -199,15 +199,17 @@ Test(json_rt, uv_phases_get_a_track_and_schedstat_counters_accumulate)
     tg_batch_chunk(g, 1);
     tg_ev(g, RT_US(5), WEFT_EV_TIME_BASE, 0, 0, 0);
     tg_ev(g, RT_US(100), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_RUN, 95000);
-    tg_ev(g, RT_US(150), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_WAIT, 50000);
-    tg_ev(g, RT_US(170), WEFT_EV_UV_LOOP, 0xAA, 7, 20000);
+    tg_ev(g, RT_US(170), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_IO, 20000);
+    tg_ev(g, RT_US(170), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_WAIT, 50000);
+    tg_ev(g, RT_US(180), WEFT_EV_UV_LOOP, 0xAA, 7, 10000);
     tg_batch_end(g);
     jout j = convert(g);
     check_all(&j);
     const cJSON *poll = slice_on(&j, 4242, 0x42000001, "poll wait", 0);
     expect_slice(poll, 100, 50);
     cr_assert_str_eq(cJSON_GetStringValue(arg(poll, "loop")), "0xaa");
-    expect_slice(slice_on(&j, 4242, 0x42000001, "op 7", 0), 150, 20);
+    expect_slice(slice_on(&j, 4242, 0x42000001, "io callbacks", 0), 150, 20);
+    expect_slice(slice_on(&j, 4242, 0x42000001, "op 7", 0), 170, 10);
     double sort;
     cr_assert_str_eq(track_name(&j, 4242, 0x42000001, &sort), "loop uv loop");
     cr_assert_eq(sort, 6);
@@ -216,7 +218,7 @@ Test(json_rt, uv_phases_get_a_track_and_schedstat_counters_accumulate)
     cr_assert_float_eq(arg(c1, "on_cpu_ms")->valuedouble, 2.5, 1e-9);
     cr_assert_float_eq(arg(c1, "runq_wait_ms")->valuedouble, 0.26, 1e-9);
     cr_assert_eq(num_of(c1, "tid"), 101);
-    cr_assert_eq(count_ph(&j, "X"), 3, "no state track without context switches");
+    cr_assert_eq(count_ph(&j, "X"), 4, "no state track without context switches");
     cr_assert_str_eq(str_of(cJSON_GetObjectItemCaseSensitive(j.root, "otherData"), "sched_source"),
                      "/proc/self/task/TID/schedstat sampling");
     jout_free(&j);

@@ -268,6 +268,11 @@ Test(rt, io_pauses_heap_latency_and_lost_records)
 
 /* ---- libuv loop and schedstat --------------------------------------------------------- */
 
+/* A uv iteration as weft_uv_instrument() writes it (docs/format.md,
+ * UV_LOOP): RUN at the prepare (100); at the check (500) POLL_IO [400, 500]
+ * and then POLL_WAIT, whose 300 us end where POLL_IO began: [100, 400]. The
+ * loop was switched out [150, 400]; a read in a callback at 450 comes before
+ * the POLL_WAIT that explains that block, and must not decide it. */
 Test(rt, uv_phases_tile_the_loop_and_poll_wait_explains_the_block)
 {
     tg *g = new_trace();
@@ -283,17 +288,22 @@ Test(rt, uv_phases_tile_the_loop_and_poll_wait_explains_the_block)
     tg_ev(g, US(5), WEFT_EV_TIME_BASE, 0, 0, 0);
     tg_ev(g, US(5), WEFT_EV_THREAD_START, 0, 0, 0);
     tg_ev(g, US(100), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_RUN, 95000);
-    tg_ev(g, US(410), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_WAIT, 400000); /* reaches back past RUN */
-    tg_ev(g, US(500), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_IO, 90000);
+    tg_ev5(g, US(450), WEFT_EV_IO, WEFT_IO_READ, 7, 5, 10000, 0x5000);
+    tg_ev(g, US(500), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_IO, 100000);
+    tg_ev(g, US(500), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_WAIT, 300000);
+    tg_ev(g, US(520), WEFT_EV_UV_LOOP, 0xAA, WEFT_UV_POLL_WAIT, 5000); /* no POLL_IO before: a plain wait */
     tg_batch_end(g);
     got *o = run(g);
-    cr_assert_eq(o->nuv, 3);
-    const int64_t want[3][3] = {{WEFT_UV_RUN, 5, 100}, {WEFT_UV_POLL_WAIT, 100, 410}, {WEFT_UV_POLL_IO, 410, 500}};
-    for (int i = 0; i < 3; i++) {
+    cr_assert_eq(o->nuv, 4);
+    const int64_t want[4][3] = {{WEFT_UV_RUN, 5, 100},
+                                {WEFT_UV_POLL_IO, 400, 500},
+                                {WEFT_UV_POLL_WAIT, 100, 400},
+                                {WEFT_UV_POLL_WAIT, 515, 520}};
+    for (int i = 0; i < 4; i++) {
         cr_assert_eq(o->uv[i].loop, 0xAA);
-        cr_assert_eq((int64_t)o->uv[i].phase, want[i][0]);
+        cr_assert_eq((int64_t)o->uv[i].phase, want[i][0], "phase %d", i);
         cr_assert_eq(o->uv[i].start_ns, NS(want[i][1]), "phase %d start %lld", i, (long long)o->uv[i].start_ns);
-        cr_assert_eq(o->uv[i].end_ns, NS(want[i][2]));
+        cr_assert_eq(o->uv[i].end_ns, NS(want[i][2]), "phase %d end %lld", i, (long long)o->uv[i].end_ns);
     }
     const want_state w[] = {
         {1, WV_RUNNING, 0, 0, 3, 5, 150},
@@ -307,6 +317,40 @@ Test(rt, uv_phases_tile_the_loop_and_poll_wait_explains_the_block)
     cr_assert_eq(o->ss[0].wait_ns, 20000);
     cr_assert_eq(o->ss[0].slices, 7);
     cr_assert_eq(o->ss[0].ns, NS(600));
+    tg_free(g);
+}
+
+/* A GC pause is process-wide: begun on one thread, ended on another; a
+ * second begin while it is open and an end without one are ignored. */
+Test(rt, a_gc_pause_may_end_on_another_thread)
+{
+    tg *g = tg_new(NULL);
+    tg_string(g, 1, "full");
+    tg_thread(g, 1, 101, "a");
+    tg_thread(g, 2, 102, "b");
+    tg_batch_chunk(g, 1);
+    tg_ev(g, US(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev(g, US(10), WEFT_EV_GC_BEGIN, 1, 0, 0);
+    tg_ev(g, US(15), WEFT_EV_GC_BEGIN, 0, 0, 0);
+    tg_ev(g, US(50), WEFT_EV_GC_END, 0, 0, 0);
+    tg_batch_end(g);
+    tg_batch_chunk(g, 2);
+    tg_ev(g, US(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev(g, US(30), WEFT_EV_GC_END, 0, 0, 0);
+    tg_ev(g, US(60), WEFT_EV_GC_BEGIN, 0, 0, 0);
+    tg_ev(g, US(90), WEFT_EV_COUNTER, 1, 1, 0);
+    tg_batch_end(g);
+    got *o = run(g);
+    cr_assert_eq(o->npause, 2);
+    cr_assert_eq(o->pause[0].thread, 1, "the thread that began it");
+    cr_assert_eq(o->pause[0].name, 1);
+    cr_assert_eq(o->pause[0].start_ns, NS(10));
+    cr_assert_eq(o->pause[0].end_ns, NS(30));
+    cr_assert_eq(o->pause[0].flags, 0);
+    cr_assert_eq(o->pause[1].thread, 2);
+    cr_assert_eq(o->pause[1].start_ns, NS(60));
+    cr_assert_eq(o->pause[1].end_ns, NS(90), "still open at the end of the trace");
+    cr_assert_eq(o->pause[1].flags, WV_RT_OPEN);
     tg_free(g);
 }
 

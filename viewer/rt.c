@@ -349,16 +349,19 @@ int wv_rt_add(wv_rt *rt, const wv_event *ev)
         case WEFT_EV_IO: wv__rt_io(rt, ev, t); break;
         case WEFT_EV_ALLOC_PAUSE: wv__rt_alloc_pause(rt, ev, t); break;
         case WEFT_EV_UV_LOOP: wv__rt_uv(rt, ev, t); break;
-        case WEFT_EV_GC_BEGIN: wv__rt_gc_begin(rt, ev, t); break;
-        case WEFT_EV_GC_END: wv__rt_gc_end(rt, ev, t); break;
+        case WEFT_EV_GC_BEGIN: wv__rt_gc_begin(rt, ev); break;
+        case WEFT_EV_GC_END: wv__rt_gc_end(rt, ev); break;
         default: break;
         }
         if (t->first_ns < 0)
             t->first_ns = ev->ns;
         t->last_own = ev->ns;
-        /* the thread is doing something else than waiting: what it held
-         * up to now had no wait */
-        decide_until(rt, t, ev->ns);
+        /* The thread is doing something else than waiting: what it held up
+         * to now had no wait. Not so on a uv loop's thread: the callbacks
+         * after a poll write events before the POLL_WAIT that explains the
+         * block before them, so there the end of an iteration decides. */
+        if (!t->uv_loop || (ev->code == WEFT_EV_UV_LOOP && ev->arg[1] == WEFT_UV_POLL_WAIT))
+            decide_until(rt, t, ev->ns);
     }
     int oom = rt->oom;
     rt->oom = 0;

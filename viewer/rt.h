@@ -19,7 +19,10 @@
  * own stream shows what it was doing: a wait that overlaps it gives the
  * reason (lock, condition, io, sleep, gc); any other event of the thread
  * after the span means no wrapped call was in progress, and the span is
- * "gc" if it overlaps a GC pause of any thread, else "blocked" (OTHER).
+ * "gc" if it overlaps a GC pause (they are process-wide), else "blocked"
+ * (OTHER). On a thread running an instrumented uv loop the end of each
+ * iteration decides instead: its POLL_WAIT, which explains the block at
+ * the start of the poll phase, is written after the I/O callbacks.
  * Spans of a thread are delivered in time order, so the spans after a held
  * one wait with it (at most WV_RT_MAX_PENDING per thread; past that the
  * oldest is decided as if no wait covered it).
@@ -91,7 +94,7 @@ enum wv_pause_kind { WV_PAUSE_GC = 1, WV_PAUSE_ALLOC = 2 };
 typedef struct wv_pause {
     uint8_t kind;     /* enum wv_pause_kind */
     uint8_t flags;    /* WV_RT_OPEN: a GC that never ended */
-    uint32_t thread;
+    uint32_t thread;  /* GC: the thread that began it (a pause is process-wide) */
     uint64_t name;    /* GC: string id of its kind (0: none); ALLOC: the op */
     uint64_t size, site; /* ALLOC only */
     int64_t start_ns, end_ns;
@@ -117,7 +120,7 @@ typedef struct wv_heap_sample {
 
 /* Any callback may be NULL. Each thread's state spans arrive in time order
  * and never overlap, so do each CPU's spans; the other kinds arrive in order
- * of their end. */
+ * of their end, but for a uv POLL_WAIT, which follows the POLL_IO after it. */
 typedef struct wv_rt_sink {
     void (*state)(void *ctx, const wv_state_span *s);
     void (*cpu)(void *ctx, const wv_cpu_span *s);

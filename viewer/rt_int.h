@@ -20,10 +20,11 @@ typedef struct rthread {
     int64_t create_ns;   /* THREAD_CREATE of this thread (by spawn); -1: unknown */
     int64_t start_ns;    /* THREAD_START; -1: none */
     int64_t emitted;     /* end of the latest span queued: spans never overlap */
+    int uv_loop;         /* it runs an instrumented uv loop: see wv_rt_add() */
     int64_t uv_end;      /* end of the latest uv phase */
-    int gc_open;
-    uint64_t gc_kind;
-    int64_t gc_begin;
+    int64_t uv_before_io; /* uv_end before the latest POLL_IO */
+    int uv_io_valid;     /* the latest uv event was a POLL_IO: */
+    uint64_t uv_io_ticks, uv_io_dur, uv_io_loop; /*   its time, dur and loop */
     wv_state_span *q;    /* held spans, a ring */
     uint32_t qhead, qlen, qcap;
 } rthread;
@@ -60,8 +61,10 @@ struct wv_rt {
         int64_t start, end;
     } gc[WV_RT_GC_MEMORY]; /* recent GC pauses, a ring */
     uint32_t ngc;        /* GC pauses ended so far */
-    uint32_t open_gc[WV_RT_GC_MEMORY]; /* threads with a GC begun and not ended */
-    uint32_t nopen_gc;
+    int gc_open;         /* a GC pause (process-wide) is in progress: */
+    uint32_t gc_thread;  /*   the thread that began it */
+    uint64_t gc_kind;
+    int64_t gc_begin;
     uint64_t next_flow;
     int64_t end_ns;
     wv_rt_totals totals;
@@ -81,11 +84,11 @@ void wv__rt_lock_release(wv_rt *rt, const wv_event *ev);
 void wv__rt_io(wv_rt *rt, const wv_event *ev, rthread *t);
 void wv__rt_alloc_pause(wv_rt *rt, const wv_event *ev, rthread *t);
 void wv__rt_uv(wv_rt *rt, const wv_event *ev, rthread *t);
-void wv__rt_gc_begin(wv_rt *rt, const wv_event *ev, rthread *t);
-void wv__rt_gc_end(wv_rt *rt, const wv_event *ev, rthread *t);
-/* GCs still open at the end of the trace. */
+void wv__rt_gc_begin(wv_rt *rt, const wv_event *ev);
+void wv__rt_gc_end(wv_rt *rt, const wv_event *ev);
+/* A GC still open at the end of the trace. */
 void wv__rt_gc_finish(wv_rt *rt, int64_t end_ns);
-/* 1 if [start, end] overlaps a GC pause of any thread (recent or open). */
+/* 1 if [start, end] overlaps a GC pause (a recent one or the open one). */
 int wv__rt_gc_overlaps(const wv_rt *rt, int64_t start, int64_t end);
 
 #endif /* WV_RT_INT_H */

@@ -16,17 +16,23 @@
 
 #include "vocab.h"
 
-/* Start (ns) of the wait that ends with ev after `dur` ticks, not before
- * `floor`. */
-static int64_t wait_start(wv_rt *rt, const wv_event *ev, uint64_t dur, int64_t floor)
+/* Start (ns) of a wait of `dur` ticks that ended at `end_ticks` (end_ns),
+ * not before `floor`. */
+static int64_t start_of(wv_rt *rt, uint64_t end_ticks, uint64_t dur, int64_t floor, int64_t end_ns)
 {
-    uint64_t ticks = dur <= ev->ticks ? ev->ticks - dur : 0;
+    uint64_t ticks = dur <= end_ticks ? end_ticks - dur : 0;
     int64_t s = wv_reader_ticks_to_ns(rt->r, ticks);
     if (s < 0)
         s = 0;
     if (s < floor)
         s = floor;
-    return s > ev->ns ? ev->ns : s;
+    return s > end_ns ? end_ns : s;
+}
+
+/* The start of the wait that ends with ev. */
+static int64_t wait_start(wv_rt *rt, const wv_event *ev, uint64_t dur, int64_t floor)
+{
+    return start_of(rt, ev->ticks, dur, floor, ev->ns);
 }
 
 static int64_t own_floor(const rthread *t) { return t->first_ns >= 0 ? t->last_own : INT64_MIN; }
@@ -79,14 +85,32 @@ void wv__rt_io(wv_rt *rt, const wv_event *ev, rthread *t)
     wv__rt_wait(rt, t, w.start_ns, w.end_ns, wv_io_op_reason(w.op));
 }
 
+/* POLL_WAIT comes right after the POLL_IO it precedes, with the same time:
+ * it ends where that POLL_IO began (docs/format.md, UV_LOOP). */
 void wv__rt_uv(wv_rt *rt, const wv_event *ev, rthread *t)
 {
-    wv_uv_phase p = {ev->thread, ev->arg[0], ev->arg[1], 0, ev->ns};
-    p.start_ns = wait_start(rt, ev, ev->arg[2], t->uv_end);
-    t->uv_end = p.end_ns;
+    uint64_t loop = ev->arg[0], phase = ev->arg[1], dur = ev->arg[2], end_ticks = ev->ticks;
+    int64_t floor = t->uv_end;
+    int before_io = phase == WEFT_UV_POLL_WAIT && t->uv_io_valid && t->uv_io_ticks == ev->ticks &&
+                    t->uv_io_loop == loop;
+    wv_uv_phase p = {ev->thread, loop, phase, 0, ev->ns};
+    if (before_io) {
+        end_ticks -= t->uv_io_dur <= end_ticks ? t->uv_io_dur : end_ticks;
+        floor = t->uv_before_io;
+        p.end_ns = start_of(rt, end_ticks, 0, floor, ev->ns);
+    }
+    p.start_ns = start_of(rt, end_ticks, dur, floor, p.end_ns);
+    t->uv_loop = 1;
+    t->uv_io_valid = phase == WEFT_UV_POLL_IO;
+    if (t->uv_io_valid) {
+        t->uv_io_ticks = ev->ticks, t->uv_io_dur = dur, t->uv_io_loop = loop;
+        t->uv_before_io = t->uv_end;
+    }
+    if (!before_io)
+        t->uv_end = p.end_ns;
     if (rt->sink.uv)
         rt->sink.uv(rt->ctx, &p);
-    if (p.phase == WEFT_UV_POLL_WAIT) /* the loop blocked in the kernel for I/O */
+    if (phase == WEFT_UV_POLL_WAIT) /* the loop blocked in the kernel for I/O */
         wv__rt_wait(rt, t, p.start_ns, p.end_ns, WEFT_BLOCK_IO);
 }
 
@@ -101,47 +125,40 @@ void wv__rt_alloc_pause(wv_rt *rt, const wv_event *ev, rthread *t)
     wv__rt_wait(rt, t, p.start_ns, p.end_ns, WEFT_BLOCK_GC);
 }
 
-/* Pauses do not nest on a thread (the recorder reports a second begin as a
- * diagnostic), so a begin while one is open is ignored. */
-void wv__rt_gc_begin(wv_rt *rt, const wv_event *ev, rthread *t)
+/* A GC pause is process-wide: it may begin on one thread and end on
+ * another, and the recorder makes begins and ends alternate. A begin while
+ * one is open is ignored, as is an end without one. */
+void wv__rt_gc_begin(wv_rt *rt, const wv_event *ev)
 {
-    if (t->gc_open)
+    if (rt->gc_open)
         return;
-    t->gc_open = 1;
-    t->gc_kind = ev->arg[0];
-    t->gc_begin = ev->ns;
-    if (rt->nopen_gc < WV_RT_GC_MEMORY)
-        rt->open_gc[rt->nopen_gc++] = ev->thread;
+    rt->gc_open = 1;
+    rt->gc_thread = ev->thread;
+    rt->gc_kind = ev->arg[0];
+    rt->gc_begin = ev->ns;
 }
 
-static void gc_close(wv_rt *rt, uint32_t thread, rthread *t, int64_t end, unsigned flags)
+static void gc_close(wv_rt *rt, int64_t end, unsigned flags)
 {
-    t->gc_open = 0;
-    for (uint32_t i = 0; i < rt->nopen_gc; i++)
-        if (rt->open_gc[i] == thread) {
-            rt->open_gc[i] = rt->open_gc[--rt->nopen_gc];
-            break;
-        }
+    rt->gc_open = 0;
     uint32_t slot = rt->ngc++ % WV_RT_GC_MEMORY;
-    rt->gc[slot].start = t->gc_begin;
+    rt->gc[slot].start = rt->gc_begin;
     rt->gc[slot].end = end;
-    wv_pause p = {WV_PAUSE_GC, (uint8_t)flags, thread, t->gc_kind, 0, 0, t->gc_begin, end};
+    wv_pause p = {WV_PAUSE_GC, (uint8_t)flags, rt->gc_thread, rt->gc_kind, 0, 0, rt->gc_begin, end};
     if (rt->sink.pause)
         rt->sink.pause(rt->ctx, &p);
-    wv__rt_wait(rt, t, p.start_ns, p.end_ns, WEFT_BLOCK_GC);
 }
 
-void wv__rt_gc_end(wv_rt *rt, const wv_event *ev, rthread *t)
+void wv__rt_gc_end(wv_rt *rt, const wv_event *ev)
 {
-    if (t->gc_open) /* an end without a begin was already a diagnostic */
-        gc_close(rt, ev->thread, t, ev->ns, 0);
+    if (rt->gc_open)
+        gc_close(rt, ev->ns, 0);
 }
 
 void wv__rt_gc_finish(wv_rt *rt, int64_t end_ns)
 {
-    for (uint32_t i = 0; i < rt->nth; i++)
-        if (rt->th[i] && rt->th[i]->gc_open)
-            gc_close(rt, i, rt->th[i], end_ns, WV_RT_OPEN);
+    if (rt->gc_open)
+        gc_close(rt, end_ns, WV_RT_OPEN);
 }
 
 int wv__rt_gc_overlaps(const wv_rt *rt, int64_t start, int64_t end)
@@ -150,10 +167,5 @@ int wv__rt_gc_overlaps(const wv_rt *rt, int64_t start, int64_t end)
     for (uint32_t i = 0; i < n; i++)
         if (rt->gc[i].start < end && rt->gc[i].end > start)
             return 1;
-    for (uint32_t i = 0; i < rt->nopen_gc; i++) {
-        const rthread *t = rt->th[rt->open_gc[i]];
-        if (t->gc_begin < end)
-            return 1;
-    }
-    return 0;
+    return rt->gc_open && rt->gc_begin < end;
 }
