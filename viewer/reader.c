@@ -113,8 +113,6 @@ struct wv_reader {
     wv_tstate **th;
     uint32_t nth, th_cap;
     wv_end end;
-    wv_module *mods;
-    uint32_t nmods, mods_cap;
 
     /* time */
     wv_timeconv clock;
@@ -336,8 +334,6 @@ static void thread_set_name(wv_tstate *t, const uint8_t *p, size_t len)
 }
 
 uint32_t wv_reader_thread_count(const wv_reader *r) { return r->nth; }
-uint32_t wv_reader_module_count(const wv_reader *r) { return r->nmods; }
-const wv_module *wv_reader_module(const wv_reader *r, uint32_t i) { return &r->mods[i]; }
 
 const wv_thread *wv_reader_thread(const wv_reader *r, uint32_t index)
 {
@@ -701,30 +697,6 @@ static void rec_end(wv_reader *r, const uint8_t *p, const uint8_t *end)
     r->input_done = 1; /* the last record; anything after it is ignored */
 }
 
-/* MODULE: an executable mapping of the recorded process. */
-static void rec_module(wv_reader *r, const uint8_t *p, const uint8_t *end)
-{
-    uint64_t start, stop, offset, len;
-    if (get_uv(&p, end, &start) || get_uv(&p, end, &stop) || get_uv(&p, end, &offset) ||
-        get_uv(&p, end, &len) || len > (uint64_t)(end - p) || len > 4096)
-        return corrupt(r, r->unit_off, "corrupt record: bad module record");
-    if (r->nmods == WV_MAX_MODULES)
-        return;
-    if (r->nmods == r->mods_cap) {
-        uint32_t cap = r->mods_cap ? r->mods_cap * 2 : 16;
-        wv_module *m = realloc(r->mods, cap * sizeof *m);
-        if (!m)
-            return corrupt(r, r->unit_off, "out of memory");
-        r->mods = m, r->mods_cap = cap;
-    }
-    char *path = malloc((size_t)len + 1);
-    if (!path)
-        return corrupt(r, r->unit_off, "out of memory");
-    memcpy(path, p, (size_t)len);
-    path[len] = 0;
-    r->mods[r->nmods++] = (wv_module){start, stop, offset, path};
-}
-
 static void handle_record(wv_reader *r, unsigned kind, const uint8_t *p, size_t len)
 {
     const uint8_t *end = p + len;
@@ -734,7 +706,6 @@ static void handle_record(wv_reader *r, unsigned kind, const uint8_t *p, size_t 
     case WEFT_REC_BATCH: rec_batch(r, p, end); break;
     case WEFT_REC_CLOCK: rec_clock(r, p, end); break;
     case WEFT_REC_END: rec_end(r, p, end); break;
-    case WEFT_REC_MODULE: rec_module(r, p, end); break;
     default: break; /* a kind from a later version: skipped */
     }
 }
@@ -1088,9 +1059,6 @@ void wv_reader_close(wv_reader *r)
     }
     for (uint32_t i = 0; i < r->str_cap; i++)
         free(r->str[i]);
-    for (uint32_t i = 0; i < r->nmods; i++)
-        free((char *)r->mods[i].path);
-    free(r->mods);
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
     if (r->dctx)

@@ -135,17 +135,6 @@ const char *wv_reader_string(wv_reader *r, uint64_t id, size_t *len);
 uint32_t wv_reader_thread_count(const wv_reader *r);
 const wv_thread *wv_reader_thread(const wv_reader *r, uint32_t index);
 
-/* Executable mappings of the recorded process, from MODULE records, in file
- * order: indexes 0 .. wv_reader_module_count()-1 (at most WV_MAX_MODULES).
- * Valid until the reader is closed. */
-#define WV_MAX_MODULES 65536u
-typedef struct wv_module {
-    uint64_t start, end, offset;
-    const char *path;
-} wv_module;
-uint32_t wv_reader_module_count(const wv_reader *r);
-const wv_module *wv_reader_module(const wv_reader *r, uint32_t i);
-
 const wv_end *wv_reader_end(const wv_reader *r);
 wv_progress wv_reader_progress(const wv_reader *r);
 
