@@ -241,3 +241,19 @@ Test(json_rt, random_runtime_events_give_valid_json)
         tg_free(g);
     }
 }
+
+/* Cut anywhere, the scenario still converts to a valid document that
+ * follows the rules: held spans and open states end at the cut. */
+Test(json_rt, truncated_input_gives_valid_json, .timeout = 300)
+{
+    tg *g = rt_sched_trace(0x4000, 0x5000, 0);
+    size_t len;
+    const uint8_t *b = tg_bytes(g, &len);
+    for (size_t cut = tg_header_len(g); cut < len; cut++) {
+        jout j = convert_bytes(b, cut);
+        cr_assert_eq(j.rc, 0);
+        check_all(&j);
+        jout_free(&j);
+    }
+    tg_free(g);
+}

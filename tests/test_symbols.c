@@ -67,6 +67,29 @@ Test(symbols, a_site_in_this_binary_is_its_function_file_and_line)
     wv_symbols_free(s);
 }
 
+static int inlined_line;
+
+/* Inlined into its caller: the site is still named after it, as DWARF
+ * knows, not after the function it was inlined into. */
+static inline __attribute__((always_inline)) uint64_t inlined_caller(void)
+{
+    inlined_line = __LINE__ + 1;
+    uint64_t a = return_address();
+    __asm__ volatile("" ::: "memory");
+    return a;
+}
+
+static __attribute__((noinline)) uint64_t outer(void) { return inlined_caller(); }
+
+Test(symbols, an_inlined_function_is_named_by_dwarf)
+{
+    wv_symbols *s = from_maps();
+    const wv_site *site = wv_symbols_lookup(s, outer());
+    cr_assert_str_eq(site->function, "inlined_caller", "%s", site->text);
+    cr_assert_eq(site->line, inlined_line);
+    wv_symbols_free(s);
+}
+
 Test(symbols, a_library_without_dwarf_gives_its_elf_symbol)
 {
     wv_symbols *s = from_maps();

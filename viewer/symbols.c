@@ -8,6 +8,8 @@
  */
 #include "symbols.h"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,25 @@ static const char *base_name(const char *path)
     return b ? b + 1 : path;
 }
 
+/* The innermost function DWARF places `a` in, an inlined one included (the
+ * ELF symbol would name the function it was inlined into); NULL without
+ * DWARF there. */
+static const char *dwarf_function(Dwfl_Module *mod, Dwarf_Addr a)
+{
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(mod, a, &bias);
+    Dwarf_Die *scopes = NULL;
+    int n = cu ? dwarf_getscopes(cu, a - bias, &scopes) : 0;
+    const char *name = NULL;
+    for (int i = 0; i < n && !name; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)
+            name = dwarf_diename(&scopes[i]);
+    }
+    free(scopes);
+    return name;
+}
+
 /* Fills the names of addr from its module. */
 static void resolve(module *m, uint64_t addr, wv_site *site, uint64_t *sym_off)
 {
@@ -176,6 +197,9 @@ static void resolve(module *m, uint64_t addr, wv_site *site, uint64_t *sym_off)
     if (file && lineno > 0) {
         site->file = file;
         site->line = lineno;
+        const char *fn = dwarf_function(m->mod, a);
+        if (fn)
+            site->function = fn;
     }
 }
 

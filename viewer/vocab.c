@@ -15,68 +15,68 @@
 typedef struct code_name {
     uint64_t code;
     const char *name, *text;
-    unsigned reason; /* lock and I/O ops: the enum weft_block_reason a wait in them stands for */
 } code_name;
 
 static const code_name clocks[] = {
-#define X(code, NAME, str) {code, str, str, 0},
+#define X(code, NAME, str) {code, str, str},
     WEFT_CLOCKS(X)
 #undef X
 };
 
+static const code_name sched_sources[] = {
+#define X(code, NAME, str) {code, #NAME, str},
+    WEFT_SCHED_SOURCES(X)
+#undef X
+};
+
 static const code_name reasons[] = {
-#define X(code, NAME, text) {code, #NAME, text, 0},
+#define X(code, NAME, text) {code, #NAME, text},
     WEFT_END_REASONS(X)
 #undef X
 };
 
 static const code_name diags[] = {
-#define X(code, NAME, text) {code, #NAME, text, 0},
+#define X(code, NAME, text) {code, #NAME, text},
     WEFT_DIAGS(X)
 #undef X
 };
 
 static const code_name lock_ops[] = {
-#define X(code, NAME, str, reason) {code, str, str, WEFT_BLOCK_##reason},
+#define X(code, NAME, str, reason) {code, str, str},
     WEFT_LOCK_OPS(X)
 #undef X
 };
 
 static const code_name io_ops[] = {
-#define X(code, NAME, str, reason) {code, str, str, WEFT_BLOCK_##reason},
+#define X(code, NAME, str, reason) {code, str, str},
     WEFT_IO_OPS(X)
 #undef X
 };
 
 static const code_name alloc_ops[] = {
-#define X(code, NAME, str) {code, str, str, 0},
+#define X(code, NAME, str) {code, str, str},
     WEFT_ALLOC_OPS(X)
 #undef X
 };
 
 static const code_name uv_phases[] = {
-#define X(code, NAME, str) {code, str, str, 0},
+#define X(code, NAME, str) {code, str, str},
     WEFT_UV_PHASES(X)
 #undef X
 };
 
 static const code_name heap_sources[] = {
-#define X(code, NAME, str) {code, str, str, 0},
+#define X(code, NAME, str) {code, str, str},
     WEFT_HEAP_SOURCES(X)
 #undef X
 };
 
 static const code_name block_reasons[] = {
-#define X(code, NAME, str) {code, str, str, 0},
+#define X(code, NAME, str) {code, str, str},
     WEFT_BLOCK_REASONS(X)
 #undef X
 };
 
-static const code_name sched_sources[] = {
-#define X(code, NAME, str) {code, str, str, 0},
-    WEFT_SCHED_SOURCES(X)
-#undef X
-};
 
 static const code_name *lookup(const code_name *t, size_t n, uint64_t code)
 {
@@ -94,6 +94,14 @@ const char *wv_clock_name(uint64_t clock)
 {
     const code_name *c = LOOKUP(clocks, clock);
     return c ? c->name : "unknown";
+}
+
+const char *wv_sched_source_text(uint64_t source)
+{
+    if (source == 0)
+        return "not recorded";
+    const code_name *c = LOOKUP(sched_sources, source);
+    return c ? c->text : "unknown";
 }
 
 const char *wv_end_reason_name(uint64_t reason)
@@ -141,16 +149,25 @@ const char *wv_uv_phase_name(uint64_t phase) { return name_or(LOOKUP(uv_phases, 
 const char *wv_heap_source_name(uint64_t source) { return name_or(LOOKUP(heap_sources, source), NULL); }
 const char *wv_block_reason_name(uint64_t reason) { return name_or(LOOKUP(block_reasons, reason), "blocked"); }
 
+/* The op tables' fourth column. */
 unsigned wv_lock_op_reason(uint64_t op)
 {
-    const code_name *c = LOOKUP(lock_ops, op);
-    return c ? c->reason : WEFT_BLOCK_LOCK;
+    switch (op) {
+#define X(code, NAME, str, reason) case code: return WEFT_BLOCK_##reason;
+        WEFT_LOCK_OPS(X)
+#undef X
+    default: return WEFT_BLOCK_LOCK;
+    }
 }
 
 unsigned wv_io_op_reason(uint64_t op)
 {
-    const code_name *c = LOOKUP(io_ops, op);
-    return c ? c->reason : WEFT_BLOCK_IO;
+    switch (op) {
+#define X(code, NAME, str, reason) case code: return WEFT_BLOCK_##reason;
+        WEFT_IO_OPS(X)
+#undef X
+    default: return WEFT_BLOCK_IO;
+    }
 }
 
 int wv_io_op_moves_bytes(uint64_t op)
@@ -163,13 +180,6 @@ int wv_io_op_moves_bytes(uint64_t op)
     default:
         return 0;
     }
-}
-
-const char *wv_sched_source_text(uint64_t source)
-{
-    if (source == 0)
-        return "not recorded";
-    return name_or(LOOKUP(sched_sources, source), "unknown source");
 }
 
 const char *wv_code_label(const char *name, uint64_t code, char buf[32])

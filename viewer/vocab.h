@@ -10,6 +10,9 @@
 
 /* Name of a clock source ("tsc", "monotonic"; "unknown" otherwise). */
 const char *wv_clock_name(uint64_t clock);
+/* What a header's sched_source means ("perf_event_open context switches";
+ * "not recorded" for 0, files from before runtime events). */
+const char *wv_sched_source_text(uint64_t source);
 /* Name ("STOP") and text ("weft_stop() called") of an END reason;
  * "unknown" for codes this version does not define. */
 const char *wv_end_reason_name(uint64_t reason);
@@ -35,9 +38,6 @@ unsigned wv_lock_op_reason(uint64_t op);
 unsigned wv_io_op_reason(uint64_t op);
 /* 1 if an I/O op's result is a byte count (read, write, send, ...). */
 int wv_io_op_moves_bytes(uint64_t op);
-/* Header byte 10 in words: "perf_event_open context switches", ...;
- * "not recorded" for 0 (files from before runtime events). */
-const char *wv_sched_source_text(uint64_t source);
 /* `name` if not NULL, else "op N" written into buf. */
 const char *wv_code_label(const char *name, uint64_t code, char buf[32]);
 /* ISO-8601 UTC time of a CLOCK_REALTIME value: "2024-05-01T12:00:00.123456789Z". */
