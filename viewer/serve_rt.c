@@ -149,7 +149,7 @@ static int take_lanes(wv_rt_index *rt)
         else
             all.v[all.n++] = (wv_slice){it->s, it->e - it->s, i, wv_item_name(it->kind, it->code), it->flags};
     }
-    if (!rc)
+    if (!rc && all.n)
         qsort(all.v, all.n, sizeof *all.v, by_start);
     uint32_t used = 0;
     for (size_t i = 0; !rc && i < all.n; i++) {
@@ -356,18 +356,68 @@ const char *wv_state_key(unsigned code)
     return wv_block_reason_name(code - 1);
 }
 
-const char *wv_rt_site_text(wv_rt_index *rt, uint64_t addr, char *buf, size_t n)
+#define BIG_STACK (16u << 20)
+
+static __thread int on_big_stack; /* this thread runs wv_rt_big_stack()'s fn */
+
+typedef struct big_call {
+    void *(*fn)(void *);
+    void *arg;
+} big_call;
+
+static void *big_main(void *p)
 {
-    pthread_mutex_lock(&rt->lock);
+    big_call *c = p;
+    on_big_stack = 1;
+    return c->fn(c->arg);
+}
+
+int wv_rt_big_stack(void *(*fn)(void *), void *arg)
+{
+    if (on_big_stack) {
+        fn(arg);
+        return 0;
+    }
+    big_call c = {fn, arg};
+    pthread_attr_t a;
+    pthread_t t;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, BIG_STACK);
+    int rc = pthread_create(&t, &a, big_main, &c);
+    pthread_attr_destroy(&a);
+    if (rc)
+        return -rc;
+    pthread_join(t, NULL);
+    return 0;
+}
+
+typedef struct lookup {
+    wv_rt_index *rt;
+    uint64_t addr;
+    char *buf;
+    size_t n;
+} lookup;
+
+static void *site_lookup(void *p)
+{
+    lookup *l = p;
+    wv_rt_index *rt = l->rt;
     if (!rt->sym && (rt->sym = wv_symbols_new()))
         for (uint32_t i = 0; i < rt->nmodules; i++)
             if (wv_symbols_add_module(rt->sym, rt->modules[i].start, rt->modules[i].end, rt->modules[i].offset,
                                       rt->modules[i].path))
                 break; /* out of memory: later sites stay addresses */
     if (rt->sym)
-        snprintf(buf, n, "%s", wv_symbols_lookup(rt->sym, addr)->text);
-    else
-        snprintf(buf, n, "0x%llx", (unsigned long long)addr);
+        snprintf(l->buf, l->n, "%s", wv_symbols_lookup(rt->sym, l->addr)->text);
+    return NULL;
+}
+
+const char *wv_rt_site_text(wv_rt_index *rt, uint64_t addr, char *buf, size_t n)
+{
+    lookup l = {rt, addr, buf, n};
+    snprintf(buf, n, "0x%llx", (unsigned long long)addr); /* if it cannot be named */
+    pthread_mutex_lock(&rt->lock);
+    wv_rt_big_stack(site_lookup, &l);
     pthread_mutex_unlock(&rt->lock);
     return buf;
 }

@@ -150,6 +150,11 @@ const wv_row *wv_rt_uv_row(const wv_index *x, uint32_t thread);
 /* The text of a call site (symbolized on first use, under rt->lock),
  * copied into buf. */
 const char *wv_rt_site_text(wv_rt_index *rt, uint64_t addr, char *buf, size_t n);
+/* Runs fn(arg) on a thread with a 16 MiB stack and waits for it (at once
+ * if this is that thread): libdw's DWARF walks recurse past the 100 KiB
+ * stacks civetweb gives the request threads. @return 0 or -errno (fn did
+ * not run). */
+int wv_rt_big_stack(void *(*fn)(void *), void *arg);
 
 /* ---- answers (serve_rt_api.c, serve_rt_window.c) ------------------------------- */
 

@@ -504,6 +504,22 @@ static int build_blocking(const wv_index *x, FILE *f)
     return wv_jw_close(w) || rc ? -1 : 0;
 }
 
+/* Builds and keeps the answer (x->rt->blocking_json; NULL if out of memory). */
+static void *blocking_main(void *p)
+{
+    const wv_index *x = p;
+    wv_rt_index *rt = x->rt;
+    FILE *f = open_memstream(&rt->blocking_json, &rt->blocking_len);
+    int rc = f ? build_blocking(x, f) : -1;
+    if (f)
+        fclose(f);
+    if (rc) {
+        free(rt->blocking_json);
+        rt->blocking_json = NULL;
+    }
+    return NULL;
+}
+
 int wv_api_blocking(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
 {
     (void)p;
@@ -513,16 +529,8 @@ int wv_api_blocking(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
         return 404;
     }
     pthread_mutex_lock(&rt->blocking_lock);
-    if (!rt->blocking_json) {
-        FILE *f = open_memstream(&rt->blocking_json, &rt->blocking_len);
-        int rc = f ? build_blocking(t->x, f) : -1;
-        if (f)
-            fclose(f);
-        if (rc) {
-            free(rt->blocking_json);
-            rt->blocking_json = NULL;
-        }
-    }
+    if (!rt->blocking_json) /* it names call sites: on a stack libdw fits in */
+        wv_rt_big_stack(blocking_main, t->x);
     pthread_mutex_unlock(&rt->blocking_lock);
     if (!rt->blocking_json) {
         snprintf(err, WV_ERR_MAX, "out of memory");
