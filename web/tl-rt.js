@@ -9,11 +9,13 @@ import { GUTTER, ROW, LOGROW, LANE, FONT, Runs, firstEndingAfter, hatchPattern, 
 
 export const STATE_ROW = 12, CPU_ROW = 16;
 
-// [key in the API, legend text, colour]; a state block's fractions stack in this order.
+// [key in the API, legend text, colour]; a state block's fractions stack in this order. Idle
+// states (sleep, and blocked outside any recorded wait: a thread waiting for work) are light
+// greys, so the waits that matter stand out.
 export const STATES = [
   ['running', 'Running', '#2f9e44'], ['runnable', 'Runnable', '#74c0fc'], ['lock', 'Blocked: lock', '#e03131'],
-  ['io', 'Blocked: I/O', '#f08c00'], ['sleep', 'Blocked: sleep', '#ced4da'],
-  ['condition', 'Blocked: condition', '#ae3ec9'], ['gc', 'Blocked: GC', '#5f3dc4'], ['blocked', 'Blocked: other', '#495057'],
+  ['io', 'Blocked: I/O', '#f08c00'], ['sleep', 'Blocked: sleep', '#dde1e6'],
+  ['condition', 'Blocked: condition', '#ae3ec9'], ['gc', 'Blocked: GC', '#5f3dc4'], ['blocked', 'Blocked: other', '#aab1bb'],
 ];
 const STATE_INDEX = new Map(STATES.map(([k], i) => [k, i]));
 export const stateKey = s => (s.state === 'blocked' ? s.reason : s.state);
