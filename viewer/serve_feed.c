@@ -50,7 +50,7 @@ typedef struct feed {
     int done, stop, oom;
 } feed;
 
-int wv_feed_put(wv_feed_out *o, const void *p, size_t n)
+void *wv_feed_reserve(wv_feed_out *o, size_t n)
 {
     size_t at = (o->len + 7) & ~(size_t)7;
     if (at + n > o->cap) {
@@ -59,12 +59,11 @@ int wv_feed_put(wv_feed_out *o, const void *p, size_t n)
             cap *= 2;
         uint8_t *d = realloc(o->data, cap);
         if (!d)
-            return -ENOMEM;
+            return NULL;
         o->data = d, o->cap = cap;
     }
-    memcpy(o->data + at, p, n);
     o->len = at + n;
-    return 0;
+    return o->data + at;
 }
 
 static int fill(feed *f, batch *b)

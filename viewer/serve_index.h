@@ -252,8 +252,10 @@ typedef struct wv_feed_out {
     size_t len, cap;
 } wv_feed_out;
 
-/* Appends n bytes at the next multiple of 8. @return 0 or -ENOMEM. */
-int wv_feed_put(wv_feed_out *o, const void *p, size_t n);
+/* Room for n more bytes at the next multiple of 8 of the output (malloc'd,
+ * so 8-aligned), to be filled by the caller. @return it, or NULL when out
+ * of memory. */
+void *wv_feed_reserve(wv_feed_out *o, size_t n);
 
 /* A second consumer of the events, split across the two threads (see
  * serve_feed.c). Both return 0 or -ENOMEM. */

@@ -531,11 +531,13 @@ int wv_api_blocking(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
     pthread_mutex_lock(&rt->blocking_lock);
     if (!rt->blocking_json) /* it names call sites: on a stack libdw fits in */
         wv_rt_big_stack(blocking_main, t->x);
+    const char *json = rt->blocking_json; /* once set, never changed until the index is freed */
+    size_t len = rt->blocking_len;
     pthread_mutex_unlock(&rt->blocking_lock);
-    if (!rt->blocking_json) {
+    if (!json) {
         snprintf(err, WV_ERR_MAX, "out of memory");
         return 500;
     }
-    wv_jw_raw(w, rt->blocking_json, rt->blocking_len);
+    wv_jw_raw(w, json, len);
     return 200;
 }

@@ -32,7 +32,7 @@ static void *table_at(void *p, size_t *n, size_t i, size_t size)
 
 static void append_span(wv_rt_build *b, wv_span_list **lists, size_t *n, uint32_t at, wv_slice s)
 {
-    wv_span_list *l = table_at(lists, n, at, sizeof **lists);
+    wv_span_list *l = at < *n ? &(*lists)[at] : table_at(lists, n, at, sizeof **lists);
     if (!l || wv_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v)) {
         b->oom = 1;
         return;
@@ -132,7 +132,7 @@ static void file_heap(wv_rt_build *b, const wv_heap_sample *h)
 
 /* ---- recording (the reading thread) and replaying --------------------------------------------- */
 
-enum rec_type { R_STATE, R_CPU, R_LATENCY, R_LOCK, R_IO, R_PAUSE, R_UV, R_SCHEDSTAT, R_HEAP, R_LOST, R_TYPES };
+enum rec_type { R_STATE, R_CPU, R_LATENCY, R_LOCK, R_IO, R_PAUSE, R_UV, R_SCHEDSTAT, R_HEAP, R_LOST };
 
 typedef struct latency_rec {
     uint32_t thread;
@@ -158,14 +158,18 @@ typedef union rec {
     lost_rec lost;
 } rec;
 
-static const size_t rec_size[R_TYPES] = {
-    sizeof(wv_state_span), sizeof(wv_cpu_span), sizeof(latency_rec), sizeof(wv_lock_wait), sizeof(wv_io_wait),
-    sizeof(wv_pause), sizeof(wv_uv_phase), sizeof(wv_schedstat), sizeof(wv_heap_sample), sizeof(lost_rec)};
+/* A recorded call. Fixed size, so recording and replaying copy a known
+ * number of bytes (no memcpy call per record). */
+typedef struct entry {
+    uint64_t type;
+    rec u;
+} entry;
 
-static void file_rec(wv_rt_build *b, uint64_t type, const rec *r)
+static void file_rec(wv_rt_build *b, const entry *e)
 {
     const wv_rt_sink *bs = wv_blocking_sink();
-    switch (type) {
+    const rec *r = &e->u;
+    switch (e->type) {
     case R_STATE: file_state(b, &r->state); break;
     case R_CPU: file_cpu(b, &r->cpu); break;
     case R_LATENCY:
@@ -186,38 +190,51 @@ static void file_rec(wv_rt_build *b, uint64_t type, const rec *r)
     }
 }
 
-/* A call of the model's sink: recorded while reading, filed when finishing. */
-static void record(wv_rt_build *b, uint64_t type, const void *p)
+/* A call of the model's sink: an entry of the batch's output while reading,
+ * `local` (filed by done()) when finishing; NULL when out of memory. */
+static entry *begin(wv_rt_build *b, uint64_t type, entry *local)
 {
-    if (b->out) {
-        if (wv_feed_put(b->out, &type, sizeof type) || wv_feed_put(b->out, p, rec_size[type]))
-            b->read_oom = 1;
-        return;
+    entry *e = b->out ? wv_feed_reserve(b->out, sizeof *e) : local;
+    if (!e) {
+        b->read_oom = 1;
+        return NULL;
     }
-    rec r;
-    memcpy(&r, p, rec_size[type]);
-    file_rec(b, type, &r);
+    e->type = type;
+    return e;
 }
 
-static void on_state(void *ctx, const wv_state_span *s) { record(ctx, R_STATE, s); }
-static void on_cpu(void *ctx, const wv_cpu_span *s) { record(ctx, R_CPU, s); }
-static void on_lock_wait(void *ctx, const wv_lock_wait *w) { record(ctx, R_LOCK, w); }
-static void on_io(void *ctx, const wv_io_wait *w) { record(ctx, R_IO, w); }
-static void on_pause(void *ctx, const wv_pause *p) { record(ctx, R_PAUSE, p); }
-static void on_uv(void *ctx, const wv_uv_phase *p) { record(ctx, R_UV, p); }
-static void on_schedstat(void *ctx, const wv_schedstat *s) { record(ctx, R_SCHEDSTAT, s); }
-static void on_heap(void *ctx, const wv_heap_sample *h) { record(ctx, R_HEAP, h); }
+static void done(wv_rt_build *b, const entry *e)
+{
+    if (!b->out)
+        file_rec(b, e);
+}
+
+#define RECORD(ctx, type, member, value)                                                    \
+    do {                                                                                    \
+        entry local_, *e_ = begin((ctx), (type), &local_);                                  \
+        if (e_) {                                                                           \
+            e_->u.member = (value);                                                         \
+            done((ctx), e_);                                                                \
+        }                                                                                   \
+    } while (0)
+
+static void on_state(void *ctx, const wv_state_span *s) { RECORD(ctx, R_STATE, state, *s); }
+static void on_cpu(void *ctx, const wv_cpu_span *s) { RECORD(ctx, R_CPU, cpu, *s); }
+static void on_lock_wait(void *ctx, const wv_lock_wait *w) { RECORD(ctx, R_LOCK, lock, *w); }
+static void on_io(void *ctx, const wv_io_wait *w) { RECORD(ctx, R_IO, io, *w); }
+static void on_pause(void *ctx, const wv_pause *p) { RECORD(ctx, R_PAUSE, pause, *p); }
+static void on_uv(void *ctx, const wv_uv_phase *p) { RECORD(ctx, R_UV, uv, *p); }
+static void on_schedstat(void *ctx, const wv_schedstat *s) { RECORD(ctx, R_SCHEDSTAT, schedstat, *s); }
+static void on_heap(void *ctx, const wv_heap_sample *h) { RECORD(ctx, R_HEAP, heap, *h); }
 
 static void on_latency(void *ctx, uint32_t thread, int64_t ready_ns, int64_t run_ns)
 {
-    latency_rec r = {thread, ready_ns, run_ns};
-    record(ctx, R_LATENCY, &r);
+    RECORD(ctx, R_LATENCY, latency, ((latency_rec){thread, ready_ns, run_ns}));
 }
 
 static void on_lost(void *ctx, uint32_t thread, uint64_t count, int64_t ns)
 {
-    lost_rec r = {thread, count, ns};
-    record(ctx, R_LOST, &r);
+    RECORD(ctx, R_LOST, lost, ((lost_rec){thread, count, ns}));
 }
 
 static int tap_read(void *ctx, const wv_event *ev, wv_feed_out *out)
@@ -232,16 +249,8 @@ static int tap_read(void *ctx, const wv_event *ev, wv_feed_out *out)
 static int tap_take(void *ctx, const uint8_t *data, size_t len)
 {
     wv_rt_build *b = ctx;
-    for (size_t at = 0; at < len;) {
-        uint64_t type;
-        rec r;
-        memcpy(&type, data + at, sizeof type);
-        if (type >= R_TYPES)
-            return -EINVAL; /* cannot happen: only record() writes here */
-        memcpy(&r, data + at + 8, rec_size[type]);
-        at = (at + 8 + rec_size[type] + 7) & ~(size_t)7;
-        file_rec(b, type, &r);
-    }
+    for (size_t at = 0; at + sizeof(entry) <= len; at += sizeof(entry))
+        file_rec(b, (const entry *)(data + at)); /* aligned: see wv_feed_reserve() */
     return b->oom || wv_blocking_failed(b->blocking) ? -ENOMEM : 0;
 }
 

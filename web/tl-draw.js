@@ -70,7 +70,8 @@ export function layout(summary, idx, focusTask, depthRows) {
     byThread.set(th.thread, add({ kind: 'thread', th, rows, sub, h: h + 6 }));
   }
   if (!focusTask) for (const cpu of summary.cpus || []) add({ kind: 'cpu', cpu, h: CPU_ROW });
-  return { sections, height: y, byThread };
+  const runtime = sections.some(x => x.kind === 'lanes' || x.kind === 'cpu' || x.sub?.length);
+  return { sections, height: y, byThread, runtime };
 }
 
 // Draws one frame. st: {W, H, view, scrollY, lay, idx, summary, sel, matches, range, selTask,
@@ -94,7 +95,8 @@ export function drawFrame(ctx, st) {
   const hatchPath = new Path2D(), labels = [], outlines = [];
   const runs = new Runs(fills), blockRuns = new Runs(blockFills), hatchRuns = new Runs([hatchPath]);
   const marks = PALETTE.map(() => new Path2D());
-  const rp = rtPainter(outlines), names = threadNames(st.summary);
+  // runtime rows only where the trace has them: a trace without pays for no paths
+  const rp = lay.runtime ? rtPainter(outlines) : null, names = threadNames(st.summary);
   for (const sec of lay.sections) {
     const y0 = top + sec.y;
     if (y0 > H || y0 + sec.h < RULER) continue;
@@ -156,7 +158,7 @@ export function drawFrame(ctx, st) {
   }
   ctx.fillStyle = hatchPattern(ctx);
   ctx.fill(hatchPath);
-  paintRt(ctx, rp);
+  if (rp) paintRt(ctx, rp);
   ctx.fillStyle = '#fff';
   for (let k = 0; k < labels.length; k += 4) {
     const text = fitLabel(ctx, labels[k + 3], labels[k + 1]);
@@ -169,9 +171,11 @@ export function drawFrame(ctx, st) {
     ctx.strokeRect(x, y, w, hh);
   }
   drawFlows(ctx, st, top, X);
-  const yOf = (thread, kind) => subRowY(st, top, thread, kind);
-  drawLockFlows(ctx, st, X, yOf, stats);
-  drawRelease(ctx, st, X, yOf);
+  if (rp) {
+    const yOf = (thread, kind) => subRowY(st, top, thread, kind);
+    drawLockFlows(ctx, st, X, yOf, stats);
+    drawRelease(ctx, st, X, yOf);
+  }
   drawRange(ctx, st, X);
   drawGutter(ctx, st, top);
   drawRuler(ctx, st, npp, X);

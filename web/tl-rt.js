@@ -33,13 +33,27 @@ export const itemTitle = it => (it.kind === 'lock' ? `lock wait: ${it.name}`
 
 const rowOf = (items, blocks) => ({ items: items || [], blocks: blocks || [] });
 
+// A state block's stack, worked out once per answer rather than every frame: [state index,
+// fraction of the block's time] in STATES order.
+function withStack(b) {
+  let total = 0;
+  for (const k in b.ns) total += b.ns[k];
+  const stack = [];
+  for (let i = 0; i < STATES.length && total > 0; i++) {
+    const v = b.ns[STATES[i][0]];
+    if (v) stack.push(i, v / total);
+  }
+  b.stack = stack;
+  return b;
+}
+
 // Adds the runtime rows of a /window answer to tl-draw.js's per-thread entries (e.states, e.waits,
 // e.uv); returns the CPU rows (by CPU number) and the pause lanes.
 export function indexRt(data, entry) {
   for (const t of data.threads) {
     if (!t.states && !t.waits && !t.uv) continue;
     const e = entry(t.thread);
-    if (t.states) e.states = rowOf(t.states, t.state_blocks);
+    if (t.states) e.states = rowOf(t.states, t.state_blocks?.map(withStack));
     if (t.waits) e.waits = rowOf(t.waits, t.wait_blocks);
     if (t.uv) e.uv = rowOf(t.uv, t.uv_blocks);
   }
@@ -107,11 +121,9 @@ export function paintRt(ctx, p) {
   }
 }
 
-// Clipped x extent of [s, s + d) on screen, at least a pixel wide.
-function extent(st, X, s, d) {
-  const x0 = Math.max(X(s), GUTTER - 2);
-  return [x0, Math.max(Math.min(X(s + d), st.W + 2) - x0, 1)];
-}
+// Clipped extent of [s, s + d) on screen: its left edge and its width, at least a pixel.
+const left = (X, s) => Math.max(X(s), GUTTER - 2);
+const width = (st, X, x0, e) => Math.max(Math.min(X(e), st.W + 2) - x0, 1);
 
 // A thread's state track: spans in their state's colour; a merged block as a stacked bar of the
 // time it holds in each state, so a busy stretch still shows how it splits.
@@ -121,7 +133,7 @@ export function drawStates(p, row, y, h, st, X, stats, thread) {
   for (let k = firstEndingAfter(row.items, view.start); k < row.items.length; k++) {
     const s = row.items[k];
     if (s.s >= view.end) break;
-    const [x0, w] = extent(st, X, s.s, s.d);
+    const x0 = left(X, s.s), w = width(st, X, x0, s.s + s.d);
     p.stateRuns.add(stateIndex(stateKey(s)), x0, w);
     stats.states++;
     if (st.selState && st.selState.s === s.s && st.selState.thread === thread) p.sel.push(x0, y, w, h, true);
@@ -129,15 +141,11 @@ export function drawStates(p, row, y, h, st, X, stats, thread) {
   for (let k = firstEndingAfter(row.blocks, view.start); k < row.blocks.length; k++) {
     const b = row.blocks[k];
     if (b.s >= view.end) break;
-    const [x0, w] = extent(st, X, b.s, b.d);
-    let total = 0;
-    for (const v of Object.values(b.ns)) total += v;
+    const x0 = Math.floor(left(X, b.s)), w = Math.max(1, Math.round(width(st, X, x0, b.s + b.d)));
     let yy = y;
-    for (let i = 0; i < STATES.length && total > 0; i++) {
-      const v = b.ns[STATES[i][0]];
-      if (!v) continue;
-      const hh = h * v / total;
-      p.stateBlocks[i].rect(Math.floor(x0), yy, Math.max(1, Math.round(w)), hh);
+    for (let i = 0; i < b.stack.length; i += 2) {
+      const hh = h * b.stack[i + 1];
+      p.stateBlocks[b.stack[i]].rect(x0, yy, w, hh);
       yy += hh;
     }
     stats.stateBlocks++;
@@ -153,7 +161,7 @@ export function drawItems(p, row, y, h, st, X, stats) {
   for (let k = firstEndingAfter(row.items, view.start); k < row.items.length; k++) {
     const it = row.items[k];
     if (it.s >= view.end) break;
-    const [x0, w] = extent(st, X, it.s, it.d);
+    const x0 = left(X, it.s), w = width(st, X, x0, it.s + it.d);
     const c = itemColour(it);
     p.itemRuns.add(c, x0, w);
     if (w >= 3) p.outlines[c].rect(x0 + 0.75, y + 0.75, w - 1.5, h - 1.5);
@@ -165,7 +173,7 @@ export function drawItems(p, row, y, h, st, X, stats) {
   for (let k = firstEndingAfter(row.blocks, view.start); k < row.blocks.length; k++) {
     const b = row.blocks[k];
     if (b.s >= view.end) break;
-    const [x0, w] = extent(st, X, b.s, b.d);
+    const x0 = left(X, b.s), w = width(st, X, x0, b.s + b.d);
     p.blockRuns.add(itemColour(b), x0, w);
     p.hatchRuns.add(0, x0, w);
     stats.itemBlocks++;
@@ -180,7 +188,7 @@ export function drawCpu(p, row, y, h, st, X, stats, threadName) {
   for (let k = firstEndingAfter(row.items, view.start); k < row.items.length; k++) {
     const s = row.items[k];
     if (s.s >= view.end) break;
-    const [x0, w] = extent(st, X, s.s, s.d);
+    const x0 = left(X, s.s), w = width(st, X, x0, s.s + s.d);
     p.cpuRuns.add(colourIndex(threadName(s.thread)), x0, w);
     if (w > 50) p.labels.push(x0, w, y + h / 2, threadName(s.thread));
     stats.cpuSpans++;
@@ -188,7 +196,7 @@ export function drawCpu(p, row, y, h, st, X, stats, threadName) {
   for (let k = firstEndingAfter(row.blocks, view.start); k < row.blocks.length; k++) {
     const b = row.blocks[k];
     if (b.s >= view.end) break;
-    const [x0, w] = extent(st, X, b.s, b.d);
+    const x0 = left(X, b.s), w = width(st, X, x0, b.s + b.d);
     p.cpuBlockRuns.add(colourIndex(threadName(b.thread)), x0, w);
     p.hatchRuns.add(0, x0, w);
     stats.cpuBlocks++;
