@@ -303,7 +303,7 @@ export function renderTimeline(root, ctx) {
   }
   function hover(x, y) {
     const hit = mouse.inside && S.lay && hitTest(S, x, y);
-    const text = hit && tipText(hit);
+    const text = hit && tipText(hit, summary);
     canvas.style.cursor = hit && hit.kind !== 'ruler' && hit.kind !== 'gutter' ? 'pointer' : hit?.kind === 'ruler' ? 'col-resize' : 'default';
     if (!text) { tip.hidden = true; return; }
     tip.textContent = text;
@@ -379,7 +379,8 @@ export function renderTimeline(root, ctx) {
   };
 }
 
-function tipText(hit) {
+function tipText(hit, summary) {
+  const name = t => summary.threads.find(x => x.thread === t)?.name || `thread ${t}`;
   switch (hit.kind) {
     case 'slice': return `${hit.slice.name} · ${fmtDur(hit.slice.d)}${hit.slice.task ? ` · task ${hit.slice.task}` : ''}`;
     case 'block': return `${fmtCount(hit.block.count)} slices merged (mostly ${hit.block.name}) over ${fmtDur(hit.block.d)}: click to zoom`;
@@ -393,8 +394,8 @@ function tipText(hit) {
       .map(([k]) => `${stateLabel(k)} ${Math.round(100 * hit.block.ns[k] / Object.values(hit.block.ns).reduce((a, b) => a + b, 0))} %`).join(', ')}`;
     case 'wait': return `${itemTitle(hit.item)} · ${fmtDur(hit.item.d)}`;
     case 'itemblock': return `${fmtCount(hit.block.count)} × ${hit.block.kind} (mostly ${hit.block.name}) over ${fmtDur(hit.block.d)}: click to zoom`;
-    case 'cpu': return `CPU ${hit.cpu}: thread ${hit.span.thread} · ${fmtDur(hit.span.d)}`;
-    case 'cpublock': return `CPU ${hit.cpu}: ${fmtCount(hit.block.count)} spans over ${fmtDur(hit.block.d)}, mostly thread ${hit.block.thread}`;
+    case 'cpu': return `CPU ${hit.cpu}: ${name(hit.span.thread)} · ${fmtDur(hit.span.d)}`;
+    case 'cpublock': return `CPU ${hit.cpu}: ${fmtCount(hit.block.count)} spans over ${fmtDur(hit.block.d)}, mostly ${name(hit.block.thread)}`;
     default: return null;
   }
 }
