@@ -81,6 +81,7 @@ static void print_summary(wv_reader *r, const wv_model *m, const stats *s, FILE 
     fprintf(out, "pid:              %" PRIu32 "\n", h->pid);
     fprintf(out, "recorded at:      %s\n", when);
     fprintf(out, "clock:            %s\n", wv_clock_name(h->clock));
+    fprintf(out, "scheduling:       %s\n", wv_sched_source_text(h->sched_source));
     fprintf(out, "duration:         %" PRId64 ".%09" PRId64 " s\n", dur / 1000000000, dur % 1000000000);
     print_threads(r, m, out);
     print_events(s, pg.events, out);

@@ -22,6 +22,12 @@ static const code_name clocks[] = {
 #undef X
 };
 
+static const code_name sched_sources[] = {
+#define X(code, NAME, str) {code, #NAME, str},
+    WEFT_SCHED_SOURCES(X)
+#undef X
+};
+
 static const code_name reasons[] = {
 #define X(code, NAME, text) {code, #NAME, text},
     WEFT_END_REASONS(X)
@@ -48,6 +54,14 @@ const char *wv_clock_name(uint64_t clock)
 {
     const code_name *c = LOOKUP(clocks, clock);
     return c ? c->name : "unknown";
+}
+
+const char *wv_sched_source_text(uint64_t source)
+{
+    if (source == 0)
+        return "not recorded";
+    const code_name *c = LOOKUP(sched_sources, source);
+    return c ? c->text : "unknown";
 }
 
 const char *wv_end_reason_name(uint64_t reason)

@@ -10,6 +10,9 @@
 
 /* Name of a clock source ("tsc", "monotonic"; "unknown" otherwise). */
 const char *wv_clock_name(uint64_t clock);
+/* What a header's sched_source means ("perf_event_open context switches";
+ * "not recorded" for 0, files from before runtime events). */
+const char *wv_sched_source_text(uint64_t source);
 /* Name ("STOP") and text ("weft_stop() called") of an END reason;
  * "unknown" for codes this version does not define. */
 const char *wv_end_reason_name(uint64_t reason);
