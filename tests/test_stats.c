@@ -73,6 +73,7 @@ static const char *expected_head =
     "pid:              4242\n"
     "recorded at:      2023-11-14T22:13:20.000000000Z\n"
     "clock:            monotonic\n"
+    "scheduling:       not recorded\n"
     "duration:         0.002500000 s\n"
     "threads:          2\n"
     "         TID  NAME                       EVENTS    DROPPED\n"

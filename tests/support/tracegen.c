@@ -62,7 +62,7 @@ static void put_uv(buf *b, uint64_t v)
 
 tg_opts tg_defaults(void)
 {
-    tg_opts o = {"demo", "0.1.0", 4242, WEFT_FORMAT_VERSION, WEFT_CLOCK_MONOTONIC, 0,
+    tg_opts o = {"demo", "0.1.0", 4242, WEFT_FORMAT_VERSION, WEFT_CLOCK_MONOTONIC, 0, 0,
                  1000000, 1000000, 1700000000ull * 1000000000ull, 1000000000ull};
     return o;
 }
@@ -78,6 +78,7 @@ tg *tg_new(const tg_opts *o)
     h.version = d.version;
     h.clock = d.clock;
     h.tick_shift = d.tick_shift;
+    h.sched_source = d.sched_source;
     h.pid = d.pid;
     h.ticks0 = d.ticks0;
     h.mono0_ns = d.mono0_ns;

@@ -28,6 +28,7 @@ typedef struct tg_opts {
     uint16_t version;   /* format version written */
     uint8_t clock;
     uint8_t tick_shift;
+    uint8_t sched_source; /* header byte 10 */
     uint64_t ticks0, mono0_ns, real0_ns, ticks_per_sec;
 } tg_opts;
 
