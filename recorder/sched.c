@@ -12,7 +12,8 @@
  *   SCHEDSTAT  when perf_event_open is refused at weft_start (or
  *              WEFT_SCHED=schedstat): the sampler reads each thread's
  *              /proc/self/task/TID/schedstat and writes SCHEDSTAT{thread,
- *              run_ns, wait_ns, slices} when a value changed;
+ *              run_ns, wait_ns, slices} when a value changed (see
+ *              counter_sample for the exact rule);
  *   NONE       WEFT_SCHED=off, or neither is available.
  * Under PERF a thread whose own event is refused (EMFILE, the locked-memory
  * limit for rings, weft's share of file descriptors) is sampled from
@@ -22,10 +23,13 @@
  * Time: the kernel stamps switches with CLOCK_MONOTONIC. Each period takes
  * a fresh clock sample (ticks, monotonic) and converts with the tick rate
  * measured since the recording's first sample. The system stream needs
- * non-decreasing times, so each period's items are sorted, and a switch
- * later than the moment the period began reading the rings is held back to
- * the next period: a ring read later in the period may hold records older
- * than one read earlier, never older than that moment.
+ * non-decreasing times, so items are sorted and written one period late: a
+ * period writes the items older than the moment the PREVIOUS period began
+ * reading the rings (its "cut"). By then every switch before that moment is
+ * in its ring (a ring read later in a period may hold records older than
+ * one read earlier, never older than the cut), and so is the last unchanged
+ * counter reading that counter_sample() writes only when the next reading
+ * differs.
  *
  * Ownership: a thread's tracking object (sched_obj) is created by the thread
  * and then belongs to the sampler, which alone reads its ring and closes it.
@@ -72,6 +76,14 @@
 
 enum track { TRACK_NONE, TRACK_PERF, TRACK_SCHEDSTAT };
 
+/* A sampled counter written only when it changes (counter_sample). */
+struct counter_state {
+    bool any;         /* a sample was written */
+    bool skipped;     /* the last read equalled the last sample and was not written */
+    uint64_t read_q;  /* time of the last read */
+    uint64_t v[3];    /* values of the last sample written */
+};
+
 typedef struct sched_obj {
     struct sched_obj *next; /* S.list, under S.lock */
     _Atomic int refs;       /* the thread's and the sampler's */
@@ -85,9 +97,8 @@ typedef struct sched_obj {
     uint8_t reported;       /* the fallback diagnostic is queued */
     uint8_t gone;           /* periods drained since the exit flag was seen */
     uint8_t stat_fails;
-    bool stat_any;          /* a SCHEDSTAT was written */
     int stat_fd;            /* schedstat kept open within the fd budget, or -1 */
-    uint64_t stat_last[3];
+    struct counter_state stat;
     uint64_t lost_pending;  /* records lost here (no memory for items) */
 } sched_obj;
 
@@ -121,8 +132,8 @@ static struct {
     item *items;
     size_t nitems, cap;
     uint64_t seq;
-    bool heap_any;
-    uint64_t heap_last;
+    struct counter_state heap;
+    uint64_t cut; /* the previous period's cut, in quantized ticks */
 } S = {.ctl = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static WEFT__TLS sched_obj *my_obj; /* the calling thread's reference */
@@ -279,6 +290,29 @@ static void update_rate(const weft_clock_sample *cs)
         S.ticks_per_ns = (double)(cs->ticks - S.s0.ticks) / (double)(cs->mono_ns - S.s0.mono_ns);
 }
 
+/* Counters are written only when they change: idle threads would otherwise
+ * cost an event each per period. But a reader must still know WHEN a change
+ * happened, not just that it happened somewhere in a gap: so before a change
+ * that follows unchanged reads, the last unchanged read is written too, at
+ * its own time. Every change thus lies within one period after the sample
+ * before it, and a flat stretch shows as two equal samples. */
+static void counter_sample(struct counter_state *c, uint8_t code, uint64_t a0, const uint64_t v[3],
+                           size_t nv)
+{
+    uint64_t q = now_q();
+    if (c->any && memcmp(v, c->v, nv * sizeof *v) == 0) {
+        c->skipped = true;
+        c->read_q = q;
+        return;
+    }
+    bool ok = !c->skipped || item_add(c->read_q, code, a0, c->v[0], c->v[1], c->v[2]);
+    if (ok && item_add(q, code, a0, v[0], nv > 1 ? v[1] : 0, nv > 2 ? v[2] : 0)) {
+        memcpy(c->v, v, nv * sizeof *v);
+        c->any = true;
+        c->skipped = false;
+    }
+}
+
 static void diag_item(unsigned kind, const char *text, uint32_t index)
 {
     uint32_t name = S.sys ? weft__name_copy(S.sys, text) : 0;
@@ -373,27 +407,16 @@ static void sample_stat(sched_obj *o)
         return;
     }
     o->stat_fails = 0;
-    /* Cumulative counters: an unchanged sample says nothing new, and idle
-     * threads would otherwise cost an event each per period. */
-    if (o->stat_any && memcmp(v, o->stat_last, sizeof o->stat_last) == 0)
-        return;
-    if (item_add(now_q(), WEFT_EV_SCHEDSTAT, o->index, v[0], v[1], v[2])) {
-        memcpy(o->stat_last, v, sizeof v);
-        o->stat_any = true;
-    }
+    counter_sample(&o->stat, WEFT_EV_SCHEDSTAT, o->index, v, 3);
 }
 
 /* ---- one period -------------------------------------------------------------- */
 
 static void sample_heap(void)
 {
-    uint64_t bytes;
-    if (!weft__heap_sample(&bytes) || (S.heap_any && bytes == S.heap_last))
-        return;
-    if (item_add(now_q(), WEFT_EV_HEAP, WEFT_HEAP_MALLOC, bytes, 0, 0)) {
-        S.heap_any = true;
-        S.heap_last = bytes;
-    }
+    uint64_t v[3] = {0, 0, 0};
+    if (weft__heap_sample(&v[0]))
+        counter_sample(&S.heap, WEFT_EV_HEAP, WEFT_HEAP_MALLOC, v, 1);
 }
 
 /* Lets go of the objects of exited threads once their rings had time to
@@ -434,6 +457,8 @@ static void write_item(weft_thread *t, const item *it)
 /* Writes the items up to `cut` in time order and keeps the rest. */
 static void emit(uint64_t cut)
 {
+    if (!S.nitems)
+        return;
     qsort(S.items, S.nitems, sizeof *S.items, item_cmp);
     size_t k = 0;
     while (k < S.nitems && S.items[k].q <= cut)
@@ -465,7 +490,8 @@ static void sample_period(bool final)
             drain_perf(o, &cs);
     reap(final);
     pthread_mutex_unlock(&S.lock);
-    emit(final ? UINT64_MAX : mono_to_q(cut_mono, &cs));
+    emit(final ? UINT64_MAX : S.cut);
+    S.cut = mono_to_q(cut_mono, &cs);
 }
 
 /* ---- the sampler thread ---------------------------------------------------------- */
@@ -599,7 +625,8 @@ int weft__sched_start(uint32_t gen, int source, weft_clock_sample start)
     S.ticks_per_ns = 0;
     S.sys = NULL;
     S.nitems = 0;
-    S.heap_any = false;
+    S.heap = (struct counter_state){0};
+    S.cut = 0;
     atomic_store(&S.stop, false);
     atomic_store(&S.fd_budget, fd_budget_now());
     atomic_store(&S.source, source);

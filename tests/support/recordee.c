@@ -316,9 +316,14 @@ static int spawner(void)
 
 /* ---- fdlimit: threads beyond weft's share of descriptors fall back ---------------------- */
 
+static pthread_barrier_t all_registered;
+
+/* All six are registered at once, so exactly three find no descriptor left
+ * (an exited thread's descriptor would go back to the share). */
 static void *fd_user(void *arg)
 {
     weft_thread_name("fd-user");
+    pthread_barrier_wait(&all_registered);
     sleep_ms(30);
     return arg;
 }
@@ -332,6 +337,7 @@ static int fdlimit(const char *path)
     if (start(path, 0))
         return 3;
     weft_thread_name("fd-main");
+    pthread_barrier_init(&all_registered, NULL, 6);
     run_threads(6, fd_user);
     return stop();
 }
