@@ -270,12 +270,9 @@ static void thread_reset(weft_thread *t)
     t->renamed = false;
 }
 
-/* Out-of-line because it runs once per thread per recording. Takes a chunk
- * right away so the first event finds room. */
-weft_thread *weft__thread_slow(void)
+/* Registers the calling thread under weft__lock. */
+static weft_thread *thread_register(void)
 {
-    if (self_dead)
-        return NULL;
     pthread_once(&exit_once, make_exit_key);
     weft_thread *t = weft__self;
     pthread_mutex_lock(&weft__lock);
@@ -319,6 +316,19 @@ weft_thread *weft__thread_slow(void)
      * program's. */
     if (!self_system)
         weft__sched_thread_register(gen, t->index, t->tid);
+    return t;
+}
+
+/* Out-of-line because it runs once per thread per recording. Takes a chunk
+ * right away so the first event finds room. The allocations and system
+ * calls here are the recorder's: the preload library must not record them. */
+weft_thread *weft__thread_slow(void)
+{
+    if (self_dead)
+        return NULL;
+    weft__in_recorder++;
+    weft_thread *t = thread_register();
+    weft__in_recorder--;
     return t;
 }
 
@@ -431,9 +441,17 @@ int weft__chunk_next(weft_thread *t, uint64_t now_q)
 /* Runs at pthread exit. If the writer still serves this thread's recording,
  * the last chunk goes to it and the writer frees the state after draining;
  * otherwise the state is freed here. */
+static void thread_end(weft_thread *t);
+
 static void thread_exit(void *arg)
 {
-    weft_thread *t = arg;
+    weft__in_recorder++;
+    thread_end(arg);
+    weft__in_recorder--;
+}
+
+static void thread_end(weft_thread *t)
+{
     WEFT__HIDDEN void weft__thread_exit_event(weft_thread *t);
     if (t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED))
         weft__thread_exit_event(t);
