@@ -11,6 +11,11 @@
  *   perf.c     one thread's kernel context switches through perf_event_open
  *   sched.c    the sampler thread: context switches, schedstat, heap counter
  *   session.c  weft_start/weft_stop, WEFT_OUT autostart, exit and fork
+ *   locks.c    lock-wait wrappers and the holder table      (waits.h)
+ *   io.c       blocking I/O and sleep wrappers                (waits.h)
+ *   gc.c       weft_gc_begin/end, weft_heap
+ *   uv.c       libuv lock wrappers, weft_uv_instrument loop phases
+ *   real.h     WEFT_REAL(fn): the wrapped functions (real.c: preload only)
  *
  * Ownership of a thread's state, the one subtle part:
  *   - the owning thread alone writes pos/end/count/last and the region stack;
@@ -36,6 +41,29 @@
 
 #define WEFT__HIDDEN __attribute__((visibility("hidden")))
 #define WEFT__TLS __attribute__((tls_model("initial-exec"))) __thread
+
+/* ---- re-entrancy guard ----------------------------------------------------- */
+
+/* Non-zero while recorder code runs on this thread. Under the preload library
+ * the recorder's own calls to pthread_mutex_lock, write, malloc... land in the
+ * interposers; those (and the wrappers behind them) pass straight through
+ * while this is set, so recorder work is never recorded and never recurses.
+ * The recorder's own threads (writer, sampler) set it for their whole life. */
+extern WEFT__HIDDEN WEFT__TLS int weft__in_recorder;
+
+/* Sets the guard and returns its previous value, for weft__guard_leave(). */
+static inline int weft__guard_enter(void)
+{
+    int was = weft__in_recorder;
+    weft__in_recorder = 1;
+    return was;
+}
+
+static inline void weft__guard_leave(int was) { weft__in_recorder = was; }
+
+/* True when a wrapper should record: a recording is on and this thread is not
+ * already inside the recorder. */
+static inline int weft__recording(void) { return WEFT__ON() && !weft__in_recorder; }
 
 /* ---- clock.c -------------------------------------------------------------- */
 
@@ -237,11 +265,6 @@ WEFT__HIDDEN uint64_t weft__thread_spawn(void);
 WEFT__HIDDEN void weft__thread_started(uint32_t parent_index, uint64_t spawn);
 WEFT__HIDDEN uint32_t weft__thread_index(void);
 WEFT__HIDDEN void weft__thread_renamed(pthread_t th, const char *name);
-
-/* Set while recorder code runs on a thread (for good on the writer and the
- * sampler): the preload library's interposers pass straight through when it
- * is set, so the recorder's own malloc, read or nanosleep is never recorded. */
-extern WEFT__HIDDEN WEFT__TLS int weft__in_recorder;
 
 WEFT__HIDDEN bool weft__ring_push(weft_ring *r, weft_chunk *c);
 WEFT__HIDDEN weft_chunk *weft__ring_pop(weft_ring *r);

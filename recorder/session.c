@@ -58,10 +58,10 @@ static int finish_recording(int reason)
 static void at_exit(void)
 {
     pthread_mutex_lock(&session_lock);
-    weft__in_recorder++;
+    int was = weft__guard_enter();
     if (active)
         finish_recording(WEFT_END_EXIT);
-    weft__in_recorder--;
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
 }
 
@@ -215,7 +215,7 @@ int weft_start(const weft_config *cfg)
         return rc;
     pthread_once(&hooks_once, install_hooks);
     pthread_mutex_lock(&session_lock);
-    weft__in_recorder++; /* the threads it creates are the recorder's */
+    int was = weft__guard_enter(); /* the threads it creates are the recorder's */
     if (active && weft__writer_done()) /* window ended: reap that recording */
         finish_recording(WEFT_END_WINDOW);
     if (active) {
@@ -228,7 +228,7 @@ int weft_start(const weft_config *cfg)
             __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
         }
     }
-    weft__in_recorder--;
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
     return rc;
 }
@@ -240,9 +240,9 @@ int weft_stop(void)
         pthread_mutex_unlock(&session_lock);
         return -ESRCH;
     }
-    weft__in_recorder++;
+    int was = weft__guard_enter();
     int rc = finish_recording(WEFT_END_STOP);
-    weft__in_recorder--;
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
     return rc;
 }

@@ -22,7 +22,6 @@ pthread_mutex_t weft__lock = PTHREAD_MUTEX_INITIALIZER;
 weft_thread *weft__threads;
 uint32_t weft__writer_gen;
 WEFT__TLS weft_thread *weft__self;
-
 WEFT__TLS int weft__in_recorder;
 
 static uint32_t next_index;            /* under weft__lock; reset per recording */
@@ -270,7 +269,24 @@ static void thread_reset(weft_thread *t)
     t->renamed = false;
 }
 
-/* Registers the calling thread under weft__lock. */
+static weft_thread *thread_register(void);
+
+/* Out-of-line because it runs once per thread per recording. Registration
+ * allocates and takes weft__lock: under the preload library those calls land
+ * in the interposers, which must pass them straight through (a contended
+ * weft__lock would otherwise record a lock wait, which would register this
+ * thread again), hence the guard. */
+weft_thread *weft__thread_slow(void)
+{
+    if (self_dead)
+        return NULL;
+    int was = weft__guard_enter();
+    weft_thread *t = thread_register();
+    weft__guard_leave(was);
+    return t;
+}
+
+/* Takes a chunk right away so the first event finds room. */
 static weft_thread *thread_register(void)
 {
     pthread_once(&exit_once, make_exit_key);
@@ -316,19 +332,6 @@ static weft_thread *thread_register(void)
      * program's. */
     if (!self_system)
         weft__sched_thread_register(gen, t->index, t->tid);
-    return t;
-}
-
-/* Out-of-line because it runs once per thread per recording. Takes a chunk
- * right away so the first event finds room. The allocations and system
- * calls here are the recorder's: the preload library must not record them. */
-weft_thread *weft__thread_slow(void)
-{
-    if (self_dead)
-        return NULL;
-    weft__in_recorder++;
-    weft_thread *t = thread_register();
-    weft__in_recorder--;
     return t;
 }
 
@@ -445,9 +448,9 @@ static void thread_end(weft_thread *t);
 
 static void thread_exit(void *arg)
 {
-    weft__in_recorder++;
+    int was = weft__guard_enter();
     thread_end(arg);
-    weft__in_recorder--;
+    weft__guard_leave(was);
 }
 
 static void thread_end(weft_thread *t)

@@ -464,7 +464,7 @@ static struct timespec deadline_in(uint64_t ns)
 static void *writer_main(void *arg)
 {
     (void)arg;
-    weft__in_recorder = 1;
+    weft__in_recorder = 1; /* its writes, waits and locks are never recorded */
     write_modules();
     for (;;) {
         uint64_t now = weft__mono_ns();
