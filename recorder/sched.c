@@ -436,12 +436,41 @@ static void reap(bool final)
     }
 }
 
-static int item_cmp(const void *a, const void *b)
+static bool item_before(const item *x, const item *y)
 {
-    const item *x = a, *y = b;
-    if (x->q != y->q)
-        return x->q < y->q ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return x->q < y->q || (x->q == y->q && x->seq < y->seq);
+}
+
+static void sift_down(item *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && item_before(&a[c], &a[c + 1]))
+            c++;
+        if (!item_before(&a[i], &a[c]))
+            return;
+        item t = a[i];
+        a[i] = a[c], a[c] = t;
+        i = c;
+    }
+}
+
+/* Heap sort by (time, insertion order), in place. Not qsort: glibc's qsort
+ * mallocs a buffer for arrays over 1 KiB, and the sampler must not allocate
+ * every period (a fork while it holds an allocator lock leaves the child's
+ * allocator locked under some sanitizers' runtimes, and malloc tracking
+ * would see it anyway). */
+static void sort_items(item *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        item t = a[0];
+        a[0] = a[end - 1], a[end - 1] = t;
+        sift_down(a, 0, end - 1);
+    }
 }
 
 static void write_item(weft_thread *t, const item *it)
@@ -457,9 +486,9 @@ static void write_item(weft_thread *t, const item *it)
 /* Writes the items up to `cut` in time order and keeps the rest. */
 static void emit(uint64_t cut)
 {
-    if (!S.nitems)
+    if (!S.nitems) /* S.items may be NULL: no memmove on it */
         return;
-    qsort(S.items, S.nitems, sizeof *S.items, item_cmp);
+    sort_items(S.items, S.nitems);
     size_t k = 0;
     while (k < S.nitems && S.items[k].q <= cut)
         k++;
