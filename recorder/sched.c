@@ -40,11 +40,16 @@
  * freed memory, whatever order exit, stop and a new recording come in.
  *
  * Locks: S.ctl serialises start and stop; S.lock guards the object list and
- * is held by the sampler while it reads rings and schedstat. The sampler
- * takes no other recorder lock except the string table's (diagnostic
- * names), and nothing holds weft__lock while taking S.lock, so the sampler
- * cannot deadlock with weft__lock. Order: session, S.ctl, S.lock,
- * weft__lock, string table.
+ * is held by the sampler while it reads rings and schedstat. While holding
+ * it the sampler takes no other recorder lock except the string table's
+ * (diagnostic names); it takes weft__lock only once, to register itself,
+ * before its first period. Nothing holds weft__lock while taking S.lock, so
+ * the sampler cannot deadlock with weft__lock. Order: session, S.ctl,
+ * S.lock, weft__lock, string table.
+ *
+ * A period allocates nothing once the item array has grown to its working
+ * size (malloc tracking would see it, and a fork racing an allocation is
+ * best avoided).
  */
 #define _GNU_SOURCE
 #include "emit.h"
