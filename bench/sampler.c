@@ -6,11 +6,12 @@
  * recorded threads that are either idle (blocked, no switches) or sleeping
  * 1 ms in a loop (about 2000 switch records a second each), it prints:
  *
- *   - the sampler thread's own CPU time per period (its schedstat run time
- *     divided by its timeslices, one per wake-up) and as % of one CPU,
- *     beside the same run's floor: a bare thread that only wakes every 1 ms
- *     the same way, measured the same way (a timer wake-up is not free on a
- *     VM);
+ *   - the sampler thread's own CPU time per 1 ms period (its schedstat run
+ *     time over the measured window, divided by the periods in it) and as %
+ *     of one CPU, beside the same run's floor: a bare thread that only wakes
+ *     every 1 ms the same way, measured the same way (a timer wake-up is not
+ *     free on a VM). Timeslices are not a period count: a preempted period
+ *     takes two;
  *   - the whole process's CPU while recording, beside the same run's idle
  *     baseline: the same threads doing the same thing, not recording. The
  *     difference also holds the writer (a flush every 100 ms) and, for the
@@ -168,30 +169,25 @@ static void *bare_waker(void *arg)
             next.tv_sec++, next.tv_nsec -= 1000000000;
         sem_clockwait(&never, CLOCK_MONOTONIC, &next);
     }
-    if (read_schedstat("/proc/thread-self/schedstat", &run1, &sl1) != 0 || sl1 <= sl0)
+    if (read_schedstat("/proc/thread-self/schedstat", &run1, &sl1) != 0 || n == 0)
         *ns_per_wake = -1;
     else
-        *ns_per_wake = (double)(run1 - run0) / (double)(sl1 - sl0);
+        *ns_per_wake = (double)(run1 - run0) / n;
     return NULL;
 }
 
+/* One run of the floor: CPU ns per wake-up, or -1. */
 static double bare_wake_ns(void)
 {
-    sem_init(&never, 0, 0);
-    double v[16];
-    int runs = 0;
-    for (int r = 0; r < O.runs && r < 16; r++) {
-        pthread_t th;
-        double ns = -1;
-        pthread_create(&th, NULL, bare_waker, &ns);
-        pthread_join(th, NULL);
-        if (ns > 0)
-            v[runs++] = ns;
-    }
-    return runs ? bench_median(v, runs) : -1;
+    pthread_t th;
+    double ns = -1;
+    pthread_create(&th, NULL, bare_waker, &ns);
+    pthread_join(th, NULL);
+    return ns;
 }
 
 typedef struct sample {
+    double floor_ns;     /* the bare 1 ms waker's CPU per wake-up, this run */
     double sampler_ns;   /* sampler CPU per period */
     double sampler_pct;  /* sampler CPU, % of one CPU */
     double rec_pct;      /* process CPU while recording, % of one CPU */
@@ -211,6 +207,8 @@ static double process_pct(double seconds)
 static int one_run(int n, const char *source, sample *s)
 {
     s->idle_pct = process_pct(O.seconds); /* the baseline, same threads */
+    if ((s->floor_ns = bare_wake_ns()) < 0)
+        return -1;
     char path[4096];
     snprintf(path, sizeof path, "%s/sampler-bench-%d.weft", O.dir, (int)getpid());
     setenv("WEFT_SCHED", source, 1);
@@ -228,14 +226,16 @@ static int one_run(int n, const char *source, sample *s)
         weft_stop();
         return -1;
     }
+    uint64_t t0 = bench_now_ns();
     s->rec_pct = process_pct(O.seconds);
     int ok = sampler_stat(&run1, &sl1);
+    double periods = (double)(bench_now_ns() - t0) / 1e6;
     weft_stop();
     unlink(path);
     if (ok != 0 || sl1 <= sl0)
         return -1;
-    s->sampler_ns = (double)(run1 - run0) / (double)(sl1 - sl0);
-    s->sampler_pct = 100.0 * (double)(run1 - run0) * 1e-9 / O.seconds;
+    s->sampler_ns = (double)(run1 - run0) / periods;
+    s->sampler_pct = 100.0 * (double)(run1 - run0) / (periods * 1e6);
     return 0;
 }
 
@@ -246,14 +246,14 @@ static int measure(int n, bool sleeping, const char *source, sample *med)
     atomic_store(&W.quit, false);
     for (int i = 0; i < n; i++)
         pthread_create(&th[i], NULL, worker, NULL);
-    double a[4][16];
+    double a[5][16];
     int runs = 0;
     for (int r = 0; r < O.runs && r < 16; r++) {
         sample s;
         if (one_run(n, source, &s) != 0)
             break;
         a[0][runs] = s.sampler_ns, a[1][runs] = s.sampler_pct;
-        a[2][runs] = s.rec_pct, a[3][runs] = s.idle_pct;
+        a[2][runs] = s.rec_pct, a[3][runs] = s.idle_pct, a[4][runs] = s.floor_ns;
         runs++;
     }
     pthread_mutex_lock(&W.m);
@@ -268,6 +268,7 @@ static int measure(int n, bool sleeping, const char *source, sample *med)
     med->sampler_pct = bench_median(a[1], runs);
     med->rec_pct = bench_median(a[2], runs);
     med->idle_pct = bench_median(a[3], runs);
+    med->floor_ns = bench_median(a[4], runs);
     return 0;
 }
 
@@ -299,12 +300,12 @@ int main(int argc, char **argv)
     static const char *sources[] = {"perf", "schedstat"};
     bench_others others;
     bench_others_start(&others);
+    sem_init(&never, 0, 0);
     printf("weft-sampler-bench: medians of %d runs of %.2f s, sampler period 1 ms\n", O.runs,
            O.seconds);
-    printf("floor: a bare thread waking every 1 ms costs %.0f ns of CPU per wake-up\n",
-           bare_wake_ns());
-    printf("%-9s %-8s %7s | %13s %12s | %14s %14s\n", "source", "threads", "state", "sampler/period",
-           "sampler CPU", "process CPU", "idle baseline");
+    printf("floor: CPU per wake-up of a bare thread waking every 1 ms, in the same runs\n");
+    printf("%-9s %-7s %5s | %14s %10s %11s | %11s %13s\n", "source", "threads", "state",
+           "sampler/period", "floor", "sampler CPU", "process CPU", "idle baseline");
     int failed = 0;
     for (int si = 0; si < 2; si++)
         for (int ci = 0; ci < 4; ci++)
@@ -314,13 +315,13 @@ int main(int argc, char **argv)
                     continue;
                 sample m;
                 if (measure(n, sleeping, sources[si], &m) != 0) {
-                    printf("%-9s %-8d %7s | failed\n", sources[si], n, sleeping ? "sleep" : "idle");
+                    printf("%-9s %-7d %5s | failed\n", sources[si], n, sleeping ? "sleep" : "idle");
                     failed = 1;
                     continue;
                 }
-                printf("%-9s %-8d %7s | %10.0f ns %11.2f%% | %13.2f%% %13.2f%%\n", sources[si], n,
-                       sleeping ? "sleep" : "idle", m.sampler_ns, m.sampler_pct, m.rec_pct,
-                       m.idle_pct);
+                printf("%-9s %-7d %5s | %11.1f us %7.1f us %10.2f%% | %10.2f%% %12.2f%%\n",
+                       sources[si], n, sleeping ? "sleep" : "idle", m.sampler_ns / 1e3,
+                       m.floor_ns / 1e3, m.sampler_pct, m.rec_pct, m.idle_pct);
                 fflush(stdout);
             }
     double busy = bench_others_cpus(&others);
