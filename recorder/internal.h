@@ -349,7 +349,10 @@ WEFT__HIDDEN void weft__sched_fork_child(void);
 /* Bytes in use through the malloc family, for the HEAP{MALLOC} counter the
  * sampler writes every period. This weak default returns 0 (no malloc
  * tracking); the preload library defines the real one, which returns 1 and
- * sets *bytes. Called on the sampler thread, with no recorder lock held. */
+ * sets *bytes. Called on the sampler thread (under the re-entrancy guard),
+ * with no recorder lock held, every period and once when the sampler starts:
+ * with WEFT_SCHED=off and a 0 from that first call, the sampler does not
+ * wake at all, so a tracker must answer 1 from its first call on. */
 WEFT__HIDDEN int weft__heap_sample(uint64_t *bytes);
 
 /* ---- session.c ------------------------------------------------------------ */

@@ -40,11 +40,16 @@
  * freed memory, whatever order exit, stop and a new recording come in.
  *
  * Locks: S.ctl serialises start and stop; S.lock guards the object list and
- * is held by the sampler while it reads rings and schedstat. The sampler
- * takes no other recorder lock except the string table's (diagnostic
- * names), and nothing holds weft__lock while taking S.lock, so the sampler
- * cannot deadlock with weft__lock. Order: session, S.ctl, S.lock,
- * weft__lock, string table.
+ * is held by the sampler while it reads rings and schedstat. While holding
+ * it the sampler takes no other recorder lock except the string table's
+ * (diagnostic names); it takes weft__lock only once, to register itself,
+ * before its first period. Nothing holds weft__lock while taking S.lock, so
+ * the sampler cannot deadlock with weft__lock. Order: session, S.ctl,
+ * S.lock, weft__lock, string table.
+ *
+ * A period allocates nothing once the item array has grown to its working
+ * size (malloc tracking would see it, and a fork racing an allocation is
+ * best avoided).
  */
 #define _GNU_SOURCE
 #include "emit.h"
@@ -436,12 +441,41 @@ static void reap(bool final)
     }
 }
 
-static int item_cmp(const void *a, const void *b)
+static bool item_before(const item *x, const item *y)
 {
-    const item *x = a, *y = b;
-    if (x->q != y->q)
-        return x->q < y->q ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+    return x->q < y->q || (x->q == y->q && x->seq < y->seq);
+}
+
+static void sift_down(item *a, size_t i, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && item_before(&a[c], &a[c + 1]))
+            c++;
+        if (!item_before(&a[i], &a[c]))
+            return;
+        item t = a[i];
+        a[i] = a[c], a[c] = t;
+        i = c;
+    }
+}
+
+/* Heap sort by (time, insertion order), in place. Not qsort: glibc's qsort
+ * mallocs a buffer for arrays over 1 KiB, and the sampler must not allocate
+ * every period (a fork while it holds an allocator lock leaves the child's
+ * allocator locked under some sanitizers' runtimes, and malloc tracking
+ * would see it anyway). */
+static void sort_items(item *a, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_down(a, i, n);
+    for (size_t end = n; end > 1; end--) {
+        item t = a[0];
+        a[0] = a[end - 1], a[end - 1] = t;
+        sift_down(a, 0, end - 1);
+    }
 }
 
 static void write_item(weft_thread *t, const item *it)
@@ -457,9 +491,9 @@ static void write_item(weft_thread *t, const item *it)
 /* Writes the items up to `cut` in time order and keeps the rest. */
 static void emit(uint64_t cut)
 {
-    if (!S.nitems)
+    if (!S.nitems) /* S.items may be NULL: no memmove on it */
         return;
-    qsort(S.items, S.nitems, sizeof *S.items, item_cmp);
+    sort_items(S.items, S.nitems);
     size_t k = 0;
     while (k < S.nitems && S.items[k].q <= cut)
         k++;

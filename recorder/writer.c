@@ -14,8 +14,9 @@
  *      Strings are read after the commits, so every id a batch uses is
  *      already in the table;
  *   D. returns written chunks to their threads' free rings.
- * Before the first cycle, and before the END record, it writes MODULE
- * records for the executable mappings of the process (modules.c).
+ * The MODULE records of the executable mappings (modules.c) go first, read
+ * by weft_start's thread before the writer exists, and again before the END
+ * record for the mappings that appeared since.
  * A frame stays open across cycles (blocks linked to the previous 64 KiB), so
  * the compressor keeps its dictionary: one frame per 100 ms cycle cost ~4 %
  * more bytes. Each cycle still ends on a complete block, so a truncated file
@@ -465,7 +466,6 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     weft__in_recorder = 1; /* its writes, waits and locks are never recorded */
-    write_modules();
     for (;;) {
         uint64_t now = weft__mono_ns();
         uint64_t wait = W.last_flush_ns + FLUSH_NS > now ? W.last_flush_ns + FLUSH_NS - now : 0;
@@ -534,6 +534,11 @@ int weft__writer_start(const weft_session_cfg *cfg, uint32_t gen, weft_clock_sam
     W.prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     W.prefs.frameInfo.blockChecksumFlag = LZ4F_blockChecksumEnabled;
     W.prefs.compressionLevel = 0;
+    /* Here, not on the writer thread: reading /proc/self/maps allocates, and
+     * an allocation in flight on another thread when the program forks
+     * right after weft_start() can leave the child's allocator locked
+     * (glibc's malloc guards against that; sanitizer runtimes may not). */
+    write_modules();
 
     /* The writer takes none of the program's signals. */
     sigset_t all, old;

@@ -66,40 +66,87 @@ static void expect_system_stream_ordered(const trace *t)
 
 /* ---- a 10 ms sleep ---------------------------------------------------------------------- */
 
-/* perf: the sleeper switched out voluntarily inside [begin, end] and back in
- * 9.5-15 ms later (the issue's tolerance for a 10 ms sleep). */
-static void check_sleep_switches(const trace *t, uint32_t th, int64_t begin, int64_t end)
+/* The sleeper sleeps 10 ms three times between logs "begin" and "end". The
+ * property holds for every sleep; a loaded machine can keep the recorder's
+ * sampler (or the sleeper's wake-up) waiting through one of them, so where
+ * noted the best of the three is checked. */
+#define ROUNDS 3
+
+/* The i-th time `message` was logged. */
+static int64_t log_time(const trace *t, const char *message, int i)
+{
+    for (size_t k = 0; k < t->n; k++)
+        if (t->ev[k].code == WEFT_EV_LOG && strcmp(t->ev[k].data, message) == 0 && i-- == 0)
+            return t->ev[k].ns;
+    cr_assert_fail("no log \"%s\" number %d", message, i);
+    return 0;
+}
+
+/* perf: in each round the sleeper switched out voluntarily and stayed out
+ * at least 9.5 ms; the best round is back in within 15 ms (the issue's
+ * tolerance for a 10 ms sleep: 9.5-15 ms). */
+static int64_t longest_switch_out(const trace *t, uint32_t th, int64_t begin, int64_t end)
 {
     int64_t out_ns = -1, best = -1;
-    int outs = 0;
     for (size_t i = 0; i < t->n; i++) {
         const tev *e = &t->ev[i];
         if (!about(e, WEFT_EV_SCHED, th))
             continue;
-        if (e->arg[2] == WEFT_SWITCH_OUT && e->ns >= begin && e->ns <= end) {
+        if (e->arg[2] == WEFT_SWITCH_OUT && e->ns >= begin && e->ns <= end)
             out_ns = e->ns;
-            outs++;
-        } else if (e->arg[2] == WEFT_SWITCH_IN && out_ns >= 0) {
-            if (e->ns - out_ns > best)
-                best = e->ns - out_ns;
+        else if (e->arg[2] == WEFT_SWITCH_IN && out_ns >= 0) {
+            best = e->ns - out_ns > best ? e->ns - out_ns : best;
             out_ns = -1;
         }
     }
-    cr_assert_gt(outs, 0, "no voluntary switch-out between the logs around the sleep");
-    cr_expect(best >= 9500000 && best <= 15000000, "longest switched-out interval %.3f ms",
-              best / 1e6);
+    return best;
 }
 
-/* schedstat: inside [begin, end] the sleeper's counters stay flat - neither
- * on a CPU nor waiting for one - for most of the 10 ms. The recorder writes
- * the last unchanged reading before a change, so the flat stretch is two
- * equal samples; each end may be off by a sampling period plus the
- * sampler's own scheduling delay, hence 6 ms. Around the sleep it ran
- * little while more than 10 ms passed, and its wake-up began a timeslice. */
-static void check_sleep_schedstat(const trace *t, uint32_t th, int64_t begin, int64_t end)
+static void check_sleep_switches(const trace *t, uint32_t th)
 {
-    const tev *before = NULL, *after = NULL, *flat_from = NULL;
+    int64_t best = INT64_MAX;
+    for (int r = 0; r < ROUNDS; r++) {
+        int64_t out = longest_switch_out(t, th, log_time(t, "begin", r), log_time(t, "end", r));
+        cr_expect_geq(out, 9500000, "round %d: longest voluntary switch-out %.3f ms", r, out / 1e6);
+        best = out >= 9500000 && out < best ? out : best;
+    }
+    cr_expect_leq(best, 15000000, "best round switched out for %.3f ms", best / 1e6);
+}
+
+/* schedstat: the longest stretch inside [begin, end] over which the
+ * sleeper's on-CPU and run-queue times stayed flat. The recorder writes the
+ * last unchanged reading before a change, so a flat stretch shows as two
+ * equal samples; its ends are off by a sampling period each. */
+static int64_t flat_stretch(const trace *t, uint32_t th, int64_t begin, int64_t end)
+{
+    const tev *from = NULL;
     int64_t flat = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        const tev *e = &t->ev[i];
+        if (!about(e, WEFT_EV_SCHEDSTAT, th) || e->ns < begin || e->ns > end)
+            continue;
+        if (from && e->arg[1] == from->arg[1] && e->arg[2] == from->arg[2])
+            flat = e->ns - from->ns > flat ? e->ns - from->ns : flat;
+        else
+            from = e;
+    }
+    return flat;
+}
+
+/* schedstat: across all rounds (last sample before the first "begin" to the
+ * first after the last "end") the sleeper ran little while more than 30 ms
+ * passed and its wake-ups began timeslices; in the best round its counters
+ * stayed flat for 7 ms or more. */
+static void check_sleep_schedstat(const trace *t, uint32_t th)
+{
+    int64_t begin = log_time(t, "begin", 0), end = log_time(t, "end", ROUNDS - 1), best = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        int64_t f = flat_stretch(t, th, log_time(t, "begin", r), log_time(t, "end", r));
+        best = f > best ? f : best;
+    }
+    cr_expect_geq(best, 7000000, "on-CPU and run-queue time stayed flat for %.3f ms at best",
+                  best / 1e6);
+    const tev *before = NULL, *after = NULL;
     for (size_t i = 0; i < t->n; i++) {
         const tev *e = &t->ev[i];
         if (!about(e, WEFT_EV_SCHEDSTAT, th))
@@ -108,25 +155,15 @@ static void check_sleep_schedstat(const trace *t, uint32_t th, int64_t begin, in
             before = e;
         else if (e->ns >= end && !after)
             after = e;
-        if (e->ns < begin || e->ns > end) {
-            flat_from = NULL;
-        } else if (flat_from && e->arg[1] == flat_from->arg[1] && e->arg[2] == flat_from->arg[2]) {
-            if (e->ns - flat_from->ns > flat)
-                flat = e->ns - flat_from->ns;
-        } else {
-            flat_from = e;
-        }
     }
-    cr_expect_geq(flat, 6000000, "on-CPU and run-queue time stayed flat for %.3f ms of the sleep",
-                  flat / 1e6);
-    cr_assert_not_null(before, "no schedstat sample of the sleeper before the sleep");
-    cr_assert_not_null(after, "no schedstat sample of the sleeper after the sleep");
+    cr_assert_not_null(before, "no schedstat sample of the sleeper before the sleeps");
+    cr_assert_not_null(after, "no schedstat sample of the sleeper after the sleeps");
     int64_t wall = after->ns - before->ns;
     int64_t run = (int64_t)(after->arg[1] - before->arg[1]);
-    cr_expect_geq(wall, 10000000, "wall %.3f ms", wall / 1e6);
-    cr_expect_lt(run, wall / 2, "on CPU %.3f ms of %.3f ms around a 10 ms sleep", run / 1e6,
-                 wall / 1e6);
-    cr_expect_geq(after->arg[3], before->arg[3] + 1, "the wake-up starts a new timeslice");
+    cr_expect_geq(wall, ROUNDS * 10000000, "wall %.3f ms", wall / 1e6);
+    cr_expect_lt(run, wall / 2, "on CPU %.3f ms of %.3f ms of sleeping", run / 1e6, wall / 1e6);
+    cr_expect_geq(after->arg[2], before->arg[2], "run-queue time never decreases");
+    cr_expect_geq(after->arg[3], before->arg[3] + ROUNDS, "each wake-up starts a timeslice");
 }
 
 /* `forced`: WEFT_SCHED=schedstat asked for the fallback. */
@@ -134,17 +171,16 @@ static void check_sleep(const char *path, bool forced)
 {
     trace t;
     load(path, &t);
-    int64_t begin, end;
-    uint32_t th = logged(&t, "begin", &begin);
-    cr_assert_eq(logged(&t, "end", &end), th);
+    uint32_t th = logged(&t, "begin", NULL);
+    cr_assert_eq(logged(&t, "end", NULL), th);
     expect_system_stream_ordered(&t);
     if (t.hdr.sched_source == WEFT_SCHED_SRC_PERF) {
-        check_sleep_switches(&t, th, begin, end);
+        check_sleep_switches(&t, th);
     } else {
         cr_assert_eq(t.hdr.sched_source, WEFT_SCHED_SRC_SCHEDSTAT, "no scheduling source at all");
         if (!forced)
             printf("test_sched: perf_event_open is refused here; checking the schedstat fallback\n");
-        check_sleep_schedstat(&t, th, begin, end);
+        check_sleep_schedstat(&t, th);
     }
     tu_free(&t);
 }
@@ -178,7 +214,7 @@ Test(sched, weft_sched_off_records_no_scheduling)
     load(path, &t);
     cr_expect_eq(t.hdr.sched_source, WEFT_SCHED_SRC_NONE);
     cr_expect_eq(tu_count(&t, WEFT_EV_SCHED, 0) + tu_count(&t, WEFT_EV_SCHEDSTAT, 0), 0);
-    cr_expect_eq(tu_count(&t, WEFT_EV_LOG, 0), 2);
+    cr_expect_eq(tu_count(&t, WEFT_EV_LOG, 0), 2 * ROUNDS);
     tu_free(&t);
 }
 

@@ -15,8 +15,8 @@
  *   recordee racestop PATH PATH2 stop and restart while 3 threads record
  *   recordee fork PATH           fork while recording; the child must not record
  *                                (nor keep the parent's perf_event descriptors)
- *   recordee sleep PATH          "sleeper": 20 ms, log "begin", a 10 ms nanosleep,
- *                                log "end", 20 ms
+ *   recordee sleep PATH          "sleeper": 20 ms, then 3 x (log "begin", a 10 ms
+ *                                nanosleep, log "end", 5 ms)
  *   recordee spin PATH           2 x CPUs + 1 threads spin 200 ms each
  *   recordee spawn PATH          threads created the way the preload library's
  *                                pthread_create does it, one renamed by its parent
@@ -413,14 +413,19 @@ static int wait_scenario(const wait_case *c, const char *path)
 
 /* ---- sleep, spin ------------------------------------------------------------------ */
 
+/* Three rounds, so that a test can still see one when a loaded machine
+ * delays the recorder's sampler for most of another. */
 static void sleeper(void)
 {
     weft_thread_name("sleeper"); /* registers: its context switches are tracked from here */
     sleep_ms(20);
-    weft_log(0, "sleep", "begin");
-    sleep_ms(10);
-    weft_log(0, "sleep", "end");
-    sleep_ms(20);
+    for (int i = 0; i < 3; i++) {
+        weft_log(0, "sleep", "begin");
+        sleep_ms(10);
+        weft_log(0, "sleep", "end");
+        sleep_ms(5);
+    }
+    sleep_ms(15);
 }
 
 static void *spinner(void *arg)
