@@ -226,11 +226,12 @@ int weft_stop(void)
 /* ---- WEFT_OUT: recording without a weft_start() call ------------------------------- */
 
 /* Runs before main() in every program linked with libweft: with WEFT_OUT set,
- * records for WEFT_SECONDS (default 5) seconds or until exit. */
+ * records for WEFT_SECONDS (default 5) seconds or until exit - unless another
+ * copy of the recorder or another process records (copies.c). */
 __attribute__((constructor)) static void autostart(void)
 {
     const char *out = getenv("WEFT_OUT");
-    if (!out || !*out)
+    if (!out || !*out || !weft__autostart_gate())
         return;
     weft_config cfg;
     memset(&cfg, 0, sizeof cfg);
