@@ -4,14 +4,9 @@
  *
  * Each interposer calls the real allocator and keeps two records:
  *
- * Heap in use. Every block is counted by its usable size (the real
- * allocator's malloc_usable_size), added when it is handed out and
- * subtracted when it is freed, so the sum is exact whichever thread frees.
- * A thread adds to its own cache-line slot with a plain load and store (no
- * lock, no read-modify-write, no line another thread writes); threads beyond
- * HEAP_SLOTS share one atomic. A thread that exits folds its slot into the
- * shared total and gives the slot back. The sampler sums all of them every
- * period through weft__heap_sample() (HEAP{MALLOC} on the system stream).
+ * Heap in use. Every block counts its usable size, added when it is handed
+ * out and subtracted when it is freed, into the calling thread's slot
+ * (heap.c); the sampler writes the sum as HEAP{MALLOC} every period.
  *
  * Allocator pauses. Reading the clock costs ~11 ns per rdtsc on these VMs,
  * so timing every call would add ~44 ns to a malloc/free pair whose plain
@@ -52,6 +47,7 @@
 #include "preload.h"
 
 #include <errno.h>
+#include <link.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -150,6 +146,45 @@ static void *real_aligned_alloc(size_t align, size_t n)
 #endif
 }
 
+#ifdef WEFT_ALLOC_SANITIZER
+/* A sanitizer cannot tell a block's size until it has initialised (TSan
+ * crashes in malloc_usable_size called from its own start-up): blocks are
+ * counted from the preload constructor on, which runs after the sanitizer's
+ * (it is a dependency). A block allocated earlier and freed later is then
+ * subtracted without having been added; weft__heap_sample() clamps at 0. */
+static bool counting;
+#define COUNTING() LIKELY(counting)
+#else
+#define COUNTING() 1
+#endif
+
+#ifdef WEFT_ALLOC_ASAN
+/* LeakSanitizer treats blocks the dynamic linker allocates (thread DTVs) as
+ * reachable by looking at the allocation's caller - which is now this
+ * library, not ld.so. The same rule, applied here: a block whose caller is
+ * in the linker is not a leak. */
+extern void __lsan_ignore_object(const void *p);
+static uintptr_t linker_lo, linker_hi;
+
+static int find_linker(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size, (void)ctx;
+    if (!strstr(info->dlpi_name, "/ld-linux"))
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+        if (!linker_lo || lo < linker_lo)
+            linker_lo = lo;
+        if (hi > linker_hi)
+            linker_hi = hi;
+    }
+    return 1;
+}
+#endif
+
 void *weft__alloc_raw(size_t n) { return REAL(malloc)(n); }
 void weft__alloc_raw_free(void *p) { REAL(free)(p); }
 
@@ -188,126 +223,6 @@ static void read_pause_us(void)
     else
         pause_us = v;
 }
-
-/* ---- heap in use: per-thread slots ------------------------------------------------ */
-
-#define HEAP_SLOTS 256
-
-typedef struct __attribute__((aligned(64))) heap_slot {
-    _Atomic int64_t bytes; /* owner: load + store; sampler: load */
-    bool used;             /* under slot_lock */
-} heap_slot;
-
-static heap_slot slots[HEAP_SLOTS];
-static uint32_t slots_top;             /* slots ever used, under slot_lock */
-static _Atomic int64_t shared_bytes;   /* threads without a slot, exited threads */
-static atomic_flag slot_lock = ATOMIC_FLAG_INIT;
-
-enum { SLOT_NONE, SLOT_OWN, SLOT_SHARED };
-static WEFT__TLS heap_slot *my_slot;
-static WEFT__TLS uint8_t slot_state;
-
-static pthread_key_t slot_key;
-static pthread_once_t slot_key_once = PTHREAD_ONCE_INIT;
-
-/* A spin lock, not a mutex: it is taken inside malloc, where an interposed
- * pthread_mutex_lock would recurse into the recorder, and it guards only a
- * slot claim, a fold or a sum - never a call. */
-static void slots_lock(void)
-{
-    while (atomic_flag_test_and_set_explicit(&slot_lock, memory_order_acquire))
-        __builtin_ia32_pause();
-}
-
-static void slots_unlock(void) { atomic_flag_clear_explicit(&slot_lock, memory_order_release); }
-
-/* At thread exit (a pthread key destructor): move the slot's bytes to the
- * shared total and free the slot. Blocks this thread allocated are still in
- * use, and the thread that frees them subtracts them from its own counter,
- * so the sum stays exact. The move happens under the lock the sampler sums
- * under, so no sample sees the bytes twice or not at all. */
-static void slot_fold(void *arg)
-{
-    heap_slot *s = arg;
-    my_slot = NULL;
-    slot_state = SLOT_SHARED; /* frees by later destructors go to the shared total */
-    slots_lock();
-    atomic_fetch_add_explicit(&shared_bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed),
-                              memory_order_relaxed);
-    atomic_store_explicit(&s->bytes, 0, memory_order_relaxed);
-    s->used = false;
-    slots_unlock();
-}
-
-static void make_slot_key(void) { pthread_key_create(&slot_key, slot_fold); }
-
-static heap_slot *slot_claim(void)
-{
-    heap_slot *s = NULL;
-    slots_lock();
-    for (uint32_t i = 0; i < HEAP_SLOTS && !s; i++) {
-        if (slots[i].used)
-            continue;
-        s = &slots[i];
-        s->used = true;
-        if (i >= slots_top)
-            slots_top = i + 1;
-    }
-    slots_unlock();
-    return s;
-}
-
-/* A thread's first allocation: take a slot, and arrange for it to be folded
- * back at exit. The state is SHARED meanwhile, so an allocation made by
- * pthread_setspecific itself (keys beyond the first 32) does not recurse. */
-static __attribute__((noinline)) void heap_add_slow(int64_t delta)
-{
-    if (slot_state == SLOT_NONE) {
-        slot_state = SLOT_SHARED;
-        heap_slot *s = slot_claim();
-        if (s) {
-            pthread_once(&slot_key_once, make_slot_key);
-            my_slot = s;
-            slot_state = SLOT_OWN;
-            pthread_setspecific(slot_key, s);
-        }
-    }
-    heap_slot *s = my_slot;
-    if (s)
-        atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + delta,
-                              memory_order_relaxed);
-    else
-        atomic_fetch_add_explicit(&shared_bytes, delta, memory_order_relaxed);
-}
-
-static inline void heap_add(int64_t delta)
-{
-    heap_slot *s = my_slot;
-    if (LIKELY(s != NULL)) {
-        atomic_store_explicit(&s->bytes, atomic_load_explicit(&s->bytes, memory_order_relaxed) + delta,
-                              memory_order_relaxed);
-        return;
-    }
-    heap_add_slow(delta);
-}
-
-/* Overrides the sampler's weak default (no malloc tracking). */
-int weft__heap_sample(uint64_t *bytes)
-{
-    slots_lock();
-    int64_t sum = atomic_load_explicit(&shared_bytes, memory_order_relaxed);
-    for (uint32_t i = 0; i < slots_top; i++)
-        sum += atomic_load_explicit(&slots[i].bytes, memory_order_relaxed);
-    slots_unlock();
-    /* Blocks allocated before this library's first call cannot be freed
-     * through it, but a sanitizer's own allocations (its strdup, say) can. */
-    *bytes = sum > 0 ? (uint64_t)sum : 0;
-    return 1;
-}
-
-/* In a forked child only the forking thread runs: a lock held by another
- * thread of the parent would never be released. */
-static void slots_after_fork_child(void) { atomic_flag_clear(&slot_lock); }
 
 /* ---- allocator pauses ------------------------------------------------------------- */
 
@@ -355,6 +270,21 @@ static inline uint64_t pause_limit(void)
     return LIKELY(l != 0) ? l - 1 : pause_limit_slow();
 }
 
+/* True if this call may be timed and recorded: a recording is on and the
+ * thread is not inside the recorder. Under a sanitizer, also only on a thread
+ * already registered: the sanitizer's own start-up of a thread allocates
+ * (TSan: pthread_getattr_np in ThreadStart), and the recorder's instrumented
+ * code must not run on a thread the sanitizer has not set up yet. */
+static inline bool may_time(void)
+{
+#ifdef WEFT_ALLOC_SANITIZER
+    weft_thread *t = weft__self;
+    return weft__recording() && t && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+#else
+    return weft__recording();
+#endif
+}
+
 /* Writes ALLOC_PAUSE for a call timed from raw ticks t0 to t1, if it was
  * slow enough. Registers the thread if needed: under the guard, whatever the
  * recorder allocates meanwhile comes back here untimed. */
@@ -384,9 +314,15 @@ void weft__alloc_init(void)
     read_pause_us();
     countdown = sample_every ? sample_every : 1;
     usable_check();
+#ifdef WEFT_ALLOC_ASAN
+    dl_iterate_phdr(find_linker, NULL);
+#endif
+#ifdef WEFT_ALLOC_SANITIZER
+    counting = true;
+#endif
     weft__clock_init();
     calib0 = weft__clock_sample();
-    pthread_atfork(NULL, NULL, slots_after_fork_child);
+    weft__heap_init();
 }
 
 /* ---- the interposers --------------------------------------------------------------- */
@@ -398,7 +334,7 @@ void weft__alloc_init(void)
  */
 #define TIMED(op, size, call)                                                                      \
     do {                                                                                           \
-        if (!weft__recording()) {                                                                  \
+        if (!may_time()) {                                                                         \
             r_ = call;                                                                             \
             break;                                                                                 \
         }                                                                                          \
@@ -407,17 +343,37 @@ void weft__alloc_init(void)
         pause_check(op, size, t0_, weft__raw_ticks(), site);                                      \
     } while (0)
 
-static inline void count_new(void *p)
+
+/* Counts a block just handed out to the caller at `site`. */
+static inline void count_new(void *p, void *site)
 {
-    if (p)
-        heap_add((int64_t)usable(p));
+    if (!p || !COUNTING())
+        return;
+    weft__heap_add((int64_t)usable(p));
+#ifdef WEFT_ALLOC_ASAN
+    if ((uintptr_t)site - linker_lo < linker_hi - linker_lo)
+        __lsan_ignore_object(p);
+#else
+    (void)site;
+#endif
+}
+
+/* Subtracts a block about to be freed; returns its usable size (0 when the
+ * block is not counted). */
+static inline size_t count_free(void *p)
+{
+    if (!COUNTING())
+        return 0;
+    size_t size = usable(p);
+    weft__heap_add(-(int64_t)size);
+    return size;
 }
 
 static __attribute__((noinline)) void *malloc_timed(size_t n, void *site)
 {
     void *r_;
     TIMED(WEFT_ALLOC_MALLOC, n, REAL(malloc)(n));
-    count_new(r_);
+    count_new(r_, site);
     return r_;
 }
 
@@ -426,7 +382,7 @@ WEFT_API void *malloc(size_t n)
     if (UNLIKELY(n > TCACHE_MAX || sample_due()))
         return malloc_timed(n, __builtin_return_address(0));
     void *p = REAL(malloc)(n);
-    count_new(p);
+    count_new(p, __builtin_return_address(0));
     return p;
 }
 
@@ -441,8 +397,7 @@ WEFT_API void free(void *p)
 {
     if (!p)
         return;
-    size_t size = usable(p);
-    heap_add(-(int64_t)size);
+    size_t size = count_free(p);
     if (UNLIKELY(size > TCACHE_MAX || sample_due()))
         free_timed(p, size, __builtin_return_address(0));
     else
@@ -453,7 +408,7 @@ static __attribute__((noinline)) void *calloc_timed(size_t n, size_t size, size_
 {
     void *r_;
     TIMED(WEFT_ALLOC_CALLOC, bytes, REAL(calloc)(n, size));
-    count_new(r_);
+    count_new(r_, site);
     return r_;
 }
 
@@ -465,7 +420,7 @@ WEFT_API void *calloc(size_t n, size_t size)
     if (UNLIKELY(bytes > TCACHE_MAX || sample_due()))
         return calloc_timed(n, size, bytes, __builtin_return_address(0));
     void *p = REAL(calloc)(n, size);
-    count_new(p);
+    count_new(p, __builtin_return_address(0));
     return p;
 }
 
@@ -473,13 +428,15 @@ WEFT_API void *calloc(size_t n, size_t size)
  * the sanitizers return NULL then); a failed realloc leaves p as it was. */
 static void *realloc_at(void *p, size_t n, void *site)
 {
-    size_t old = p ? usable(p) : 0;
+    size_t old = p && COUNTING() ? usable(p) : 0;
     void *r_;
     TIMED(WEFT_ALLOC_REALLOC, n, REAL(realloc)(p, n));
-    if (r_)
-        heap_add((int64_t)usable(r_) - (int64_t)old);
-    else if (p && n == 0)
-        heap_add(-(int64_t)old);
+    if (r_ && COUNTING()) {
+        weft__heap_add(-(int64_t)old);
+        count_new(r_, site);
+    } else if (!r_ && p && n == 0) {
+        weft__heap_add(-(int64_t)old);
+    }
     return r_;
 }
 
@@ -515,7 +472,7 @@ static void *aligned_at(enum aligned_kind kind, size_t align, size_t n, void *si
     unsigned op = kind == ALIGNED_ALLOC ? WEFT_ALLOC_ALIGNED_ALLOC : WEFT_ALLOC_MEMALIGN;
     void *r_;
     TIMED(op, n, aligned_real(kind, align, n));
-    count_new(r_);
+    count_new(r_, site);
     return r_;
 }
 
@@ -540,6 +497,6 @@ WEFT_API int posix_memalign(void **out, size_t align, size_t n)
     int r_;
     TIMED(WEFT_ALLOC_POSIX_MEMALIGN, n, real_posix_memalign(out, align, n));
     if (r_ == 0)
-        count_new(*out);
+        count_new(*out, site);
     return r_;
 }
