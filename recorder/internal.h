@@ -8,6 +8,11 @@
  *   events.c   the public recording calls (tasks, regions, logs, counters)
  *   writer.c   the background writer: LZ4 frames, flush cycles, END record
  *   session.c  weft_start/weft_stop, WEFT_OUT autostart, exit and fork
+ *   locks.c    lock-wait wrappers and the holder table      (waits.h)
+ *   io.c       blocking I/O and sleep wrappers                (waits.h)
+ *   gc.c       weft_gc_begin/end, weft_heap
+ *   uv.c       libuv lock wrappers, weft_uv_instrument loop phases
+ *   real.h     WEFT_REAL(fn): the wrapped functions (real.c: preload only)
  *
  * Ownership of a thread's state, the one subtle part:
  *   - the owning thread alone writes pos/end/count/last and the region stack;
