@@ -55,8 +55,13 @@ static void at_exit(void)
     pthread_mutex_unlock(&session_lock);
 }
 
+/* Guarded from prepare to parent/child (the guard is per thread, and the
+ * child's one thread is the forking one): under the preload library these
+ * locks go through the interposers, and a contended weft__lock recorded as a
+ * wait would register the thread, which takes weft__lock again. */
 static void fork_prepare(void)
 {
+    weft__in_recorder++;
     pthread_mutex_lock(&session_lock);
     pthread_mutex_lock(&weft__lock);
     weft__strtab_lock();
@@ -67,6 +72,7 @@ static void fork_parent(void)
     weft__strtab_unlock();
     pthread_mutex_unlock(&weft__lock);
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 /* The child has only the forking thread and no writer: it does not record
@@ -81,6 +87,7 @@ static void fork_child(void)
     weft__strtab_unlock();
     pthread_mutex_unlock(&weft__lock);
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 static void install_hooks(void)
