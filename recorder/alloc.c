@@ -251,10 +251,12 @@ static __attribute__((noinline)) uint64_t pause_limit_slow(void)
     double ticks_per_us = 1000.0; /* CLOCK_MONOTONIC ns */
     bool final = true;
     if (weft__use_tsc) {
+        if (!calib0.mono_ns)
+            return UINT64_MAX; /* no start sample to measure the rate from: skip */
         weft_clock_sample now = weft__clock_sample();
         uint64_t dns = now.mono_ns - calib0.mono_ns;
-        if (!calib0.mono_ns || dns == 0)
-            return UINT64_MAX; /* no interval to measure the rate on: skip */
+        if (dns == 0)
+            return UINT64_MAX;
         ticks_per_us = (double)(now.ticks - calib0.ticks) * 1000.0 / (double)dns;
         final = dns >= 1000000; /* under 1 ms the clock reads' jitter shows */
     }
