@@ -171,13 +171,22 @@ static void marker(void)
         fail("marker");
 }
 
+/* Opens the marker fd and writes the first marker once the recorder's
+ * sampler (every 1 ms, but its first read can come 20 ms after the start on
+ * a loaded machine) has surely read the heap counter's baseline. */
+static void heap_phase_begin(void)
+{
+    marker_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    printf("marker_fd=%d\n", marker_fd);
+    sleep_ms(100);
+    marker(); /* 1: before */
+}
+
 static void heap_phase(void)
 {
     static void *big[BIG], *small[SMALL];
     size_t bytes = 0;
-    marker_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    printf("marker_fd=%d\n", marker_fd);
-    marker(); /* 1: before */
+    heap_phase_begin();
     for (int i = 0; i < BIG; i++)
         bytes += malloc_usable_size(big[i] = malloc(32 << 10));
     for (int i = 0; i < SMALL; i++)
@@ -324,9 +333,7 @@ static void *leave(void *arg)
 static int exits(void)
 {
     size_t bytes = 0;
-    marker_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    printf("marker_fd=%d\n", marker_fd);
-    marker(); /* 1: before */
+    heap_phase_begin();
     for (intptr_t i = 0; i < LEAVERS; i++) {
         pthread_t th;
         pthread_create(&th, NULL, leave, (void *)i);
