@@ -9,10 +9,10 @@
  * (heap.c); the sampler writes the sum as HEAP{MALLOC} every period.
  *
  * Allocator pauses. Reading the clock costs ~11 ns per rdtsc on these VMs,
- * so timing every call would add ~44 ns to a malloc/free pair whose plain
- * cost is ~20 ns (measured by weft-bench, WEFT_ALLOC_SAMPLE=1), against a
- * budget of 15. A call can only be slow when it leaves glibc's per-thread
- * cache (tcache: blocks up to 1032 bytes, 7 per size), so:
+ * so timing every call adds ~39 ns to a malloc(32)/free pair whose plain
+ * cost is ~8 ns (weft-bench-alloc, WEFT_ALLOC_SAMPLE=1), against a budget
+ * of 15; the rule below costs ~5 ns. A call can only be slow when it leaves
+ * glibc's per-thread cache (tcache: blocks up to 1032 bytes, 7 per size), so:
  *   - calls that can bypass the tcache are always timed: sizes above
  *     TCACHE_MAX, realloc (it may move and copy), calloc above TCACHE_MAX (it
  *     clears), the memalign family, and free of a block above TCACHE_MAX
@@ -29,8 +29,8 @@
  * __libc_malloc and friends: exported, bound at load time, and never dlsym,
  * which itself allocates. In a sanitizer build (WEFT_ALLOC_SANITIZER) it is
  * the sanitizer's: this library comes first in the lookup order, so its
- * malloc hides ASan's or TSan's, and handing their programs glibc memory
- * would blind them (TSan would report races on every recycled block); the
+ * malloc hides ASan's or TSan's, and a sanitizer handed glibc blocks
+ * crashes on their first free (seen with TSan); the
  * sanitizers export their interceptors as __interceptor_malloc etc., which
  * are called instead. This file is compiled without sanitizer
  * instrumentation in those builds, as the sanitizer runtimes themselves are:
