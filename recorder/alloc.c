@@ -345,7 +345,6 @@ void weft__alloc_init(void)
         pause_check(op, size, t0_, weft__raw_ticks(), site);                                      \
     } while (0)
 
-
 /* Counts a block just handed out to the caller at `site`. */
 static inline void count_new(void *p, void *site)
 {
