@@ -57,6 +57,7 @@ static shard *shards;
 static int nshards = 1;
 static int increments = 20;
 static double deadline; /* CLOCK_MONOTONIC seconds after which threads stop */
+static atomic_int abandon; /* a thread could not be started: the rest stop */
 static atomic_ulong done_total;
 
 static double now(void)
@@ -86,7 +87,7 @@ static void *worker(void *arg)
     snprintf(name, sizeof name, "adder-%d", id);
     weft_thread_name(name);
     shard *s = &shards[id % nshards];
-    for (int i = 0; i < increments && now() < deadline; i++) {
+    for (int i = 0; i < increments && now() < deadline && !atomic_load(&abandon); i++) {
         WEFT_REGION(0, "increment") {
             increment(s);
         }
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
         int rc = pthread_create(&th[started], NULL, worker, (void *)(intptr_t)started);
         if (rc) {
             fprintf(stderr, "contention: thread %d: %s\n", started, strerror(rc));
-            deadline = 0; /* let the ones already running finish at once */
+            atomic_store(&abandon, 1); /* let the ones already running finish at once */
             break;
         }
     }
