@@ -57,8 +57,10 @@ static shard *shards;
 static int nshards = 1;
 static int increments = 20;
 static double deadline; /* CLOCK_MONOTONIC seconds after which threads stop */
-static atomic_int abandon; /* a thread could not be started: the rest stop */
 static atomic_ulong done_total;
+/* Every thread starts adding at once, so both modes are measured under full
+ * contention rather than while threads are still being created. */
+static pthread_barrier_t start_line;
 
 static double now(void)
 {
@@ -87,7 +89,8 @@ static void *worker(void *arg)
     snprintf(name, sizeof name, "adder-%d", id);
     weft_thread_name(name);
     shard *s = &shards[id % nshards];
-    for (int i = 0; i < increments && now() < deadline && !atomic_load(&abandon); i++) {
+    pthread_barrier_wait(&start_line);
+    for (int i = 0; i < increments && now() < deadline; i++) {
         WEFT_REGION(0, "increment") {
             increment(s);
         }
@@ -143,18 +146,19 @@ int main(int argc, char **argv)
               sharded ? "sharded" : "one mutex", nthreads, increments, nshards);
 
     pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    double t0 = now();
-    deadline = t0 + seconds;
-    int started = 0;
-    for (; started < nthreads; started++) {
-        int rc = pthread_create(&th[started], NULL, worker, (void *)(intptr_t)started);
+    pthread_barrier_init(&start_line, NULL, (unsigned)nthreads + 1);
+    for (int i = 0; i < nthreads; i++) {
+        int rc = pthread_create(&th[i], NULL, worker, (void *)(intptr_t)i);
         if (rc) {
-            fprintf(stderr, "contention: thread %d: %s\n", started, strerror(rc));
-            atomic_store(&abandon, 1); /* let the ones already running finish at once */
-            break;
+            fprintf(stderr, "contention: thread %d: %s\n", i, strerror(rc));
+            return 1;
         }
     }
-    for (int i = 0; i < started; i++)
+    /* The barrier publishes the deadline to the threads. */
+    double t0 = now();
+    deadline = t0 + seconds;
+    pthread_barrier_wait(&start_line);
+    for (int i = 0; i < nthreads; i++)
         pthread_join(th[i], NULL);
     double wall = now() - t0;
 
@@ -168,7 +172,7 @@ int main(int argc, char **argv)
 
     sample_stop("contention");
     unsigned long done = atomic_load(&done_total);
-    if (started < nthreads || total != done) {
+    if (total != done) {
         fprintf(stderr, "contention: counter %llu, but %lu increments were made\n",
                 (unsigned long long)total, done);
         return 1;

@@ -133,8 +133,8 @@ Test(contention, one_mutex_waits_have_holders_and_sharding_cuts_the_wait)
      * that found the lock just being released. */
     cr_expect_geq(a.total_ns, (int64_t)a.waits * MS / 2);
     /* Sharded: 16 locks of 6-7 threads each. The wait falls by about 16x; 4x
-     * is what no scheduling can take away. */
-    cr_expect_gt(b.locks, 1);
+     * is what no scheduling can take away. (How many of the 16 locks saw a
+     * wait at all depends on the scheduler, so only the bound is checked.) */
     cr_expect_leq(b.locks, 16);
     cr_expect_eq(b.with_holder, b.waits);
     cr_expect_lt(b.total_ns * 4, a.total_ns, "sharded waited %.1f ms in all, one mutex %.1f ms",
