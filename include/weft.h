@@ -340,7 +340,12 @@ static inline void weft_counter(const char *name, int64_t value)
  * address, symbolized by the viewer). Lock wrappers try the lock first and
  * record only when the thread actually waits, so an uncontended lock costs a
  * few nanoseconds more than the plain call. When not recording they only
- * call through.
+ * call through. All are thread-safe as the calls they wrap, and may be called
+ * on any thread, registered with weft or not.
+ *
+ * The call site is the return address of the wrapper: the instruction after
+ * the call. A wrapper called in tail position (`return weft_read(...)` as the
+ * last statement, compiled to a jump) reports its caller's caller instead.
  *
  * A program that cannot be changed gets the same events from the preload
  * library: `weft record -- PROGRAM` interposes these calls, pthread_create and
@@ -357,8 +362,10 @@ static inline void weft_counter(const char *name, int64_t value)
 /*! weft_mutex_lock(), weft_mutex_trylock(), weft_mutex_unlock() :
  *  As pthread_mutex_lock/trylock/unlock. A wait records a lock-wait event with
  *  the mutex address, the duration, the call site and the thread whose
- *  weft_mutex_unlock() released the mutex to this waiter (the "holder").
- *  trylock never waits and records nothing. Thread-safe, as the pthread calls. */
+ *  weft_mutex_unlock() released the mutex to this waiter (the "holder"; 0,
+ *  unknown, when the releaser did not use a wrapper or raced the waiter).
+ *  That unlock records a lock-release event; an unlock with nobody waiting
+ *  records nothing. trylock never waits and records nothing. */
 WEFT_API int weft_mutex_lock(pthread_mutex_t *m);
 WEFT_API int weft_mutex_trylock(pthread_mutex_t *m);
 WEFT_API int weft_mutex_unlock(pthread_mutex_t *m);
@@ -371,8 +378,10 @@ WEFT_API int weft_rwlock_unlock(pthread_rwlock_t *l);
 
 /*! weft_cond_wait(), weft_cond_timedwait() :
  *  As pthread_cond_wait/timedwait. Every call waits, so every call is
- *  recorded (reason "condition"), with the thread that signalled it through
- *  weft_cond_signal() or weft_cond_broadcast() as the holder, when known. */
+ *  recorded (reason "condition"), including one that times out, with the
+ *  thread that signalled it through weft_cond_signal() or
+ *  weft_cond_broadcast() as the holder, when known. The mutex the call
+ *  releases counts as released by this thread for its own waiters. */
 WEFT_API int weft_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 WEFT_API int weft_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                                  const struct timespec *abstime);
@@ -408,16 +417,23 @@ struct uv_loop_s;
 /*! weft_uv_instrument() :
  *  Records each iteration of `loop` (a uv_loop_t *): the time it blocked in
  *  the kernel waiting for I/O (Go's "network wait"), the I/O callbacks that
- *  followed, and the timers/idle/prepare part. Call it on the loop's thread
- *  before uv_run(); it adds a prepare and a check handle (unreferenced, so
- *  they do not keep the loop alive) and enables UV_METRICS_IDLE_TIME.
+ *  followed, and the timers/idle/prepare part. Call it once per loop, on the
+ *  loop's thread, before uv_run(); it may be called before weft_start() (the
+ *  loop is recorded whenever a recording is on). It adds a prepare and a check
+ *  handle (unreferenced, so they do not keep the loop alive) and enables
+ *  UV_METRICS_IDLE_TIME. The two handles show up in uv_walk(): close them
+ *  with the program's own before uv_loop_close(); a close callback that
+ *  free()s each handle releases all weft allocated for the loop.
+ *  Linking libweft links libuv.
  *  @return 0, or a negative libuv error code (the loop is then unchanged). */
 WEFT_API int weft_uv_instrument(struct uv_loop_s *loop);
 
 /* -- blocking I/O --
- * As the libc calls; each call made while recording records an I/O event
- * with the fd, the result (byte count or -1), the duration and the call site.
- * errno is preserved. */
+ * As the libc calls; each call made while recording (blocking or not) records
+ * an I/O event with the fd, the result (the call's return value, or -errno
+ * when it fails), the duration and the call site; errno is preserved. poll
+ * records its only fd when given one, else -1; select and the sleeps record
+ * fd -1. Each recorded call costs two clock reads and one event (~50 ns). */
 WEFT_API ssize_t weft_read(int fd, void *buf, size_t n);
 WEFT_API ssize_t weft_write(int fd, const void *buf, size_t n);
 WEFT_API ssize_t weft_pread(int fd, void *buf, size_t n, off_t off);
@@ -443,8 +459,10 @@ WEFT_API int weft_fsync(int fd);
  *  Mark a stop-the-world pause of the program's own collector, arena reset or
  *  compaction: begin when the world stops, end when it resumes. `kind` is a
  *  name (see the top), shown as the pause's name; NULL is shown as "gc".
- *  Pauses do not nest: a begin while one is open, or an end without one, is
- *  recorded as a diagnostic. Call both on the same thread. */
+ *  A pause belongs to the whole process: at most one is open at a time, and
+ *  its end may come from another thread than its begin. A begin while one is
+ *  open, or an end without one (or whose begin was in an earlier recording),
+ *  is ignored and recorded as a diagnostic. Thread-safe. */
 WEFT_API void weft_gc_begin(const char *kind);
 WEFT_API void weft_gc_end(void);
 

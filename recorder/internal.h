@@ -8,6 +8,11 @@
  *   events.c   the public recording calls (tasks, regions, logs, counters)
  *   writer.c   the background writer: LZ4 frames, flush cycles, END record
  *   session.c  weft_start/weft_stop, WEFT_OUT autostart, exit and fork
+ *   locks.c    lock-wait wrappers and the holder table      (waits.h)
+ *   io.c       blocking I/O and sleep wrappers                (waits.h)
+ *   gc.c       weft_gc_begin/end, weft_heap
+ *   uv.c       libuv lock wrappers, weft_uv_instrument loop phases
+ *   real.h     WEFT_REAL(fn): the wrapped functions (real.c: preload only)
  *
  * Ownership of a thread's state, the one subtle part:
  *   - the owning thread alone writes pos/end/count/last and the region stack;
@@ -33,6 +38,29 @@
 
 #define WEFT__HIDDEN __attribute__((visibility("hidden")))
 #define WEFT__TLS __attribute__((tls_model("initial-exec"))) __thread
+
+/* ---- re-entrancy guard ----------------------------------------------------- */
+
+/* Non-zero while recorder code runs on this thread. Under the preload library
+ * the recorder's own calls to pthread_mutex_lock, write, malloc... land in the
+ * interposers; those (and the wrappers behind them) pass straight through
+ * while this is set, so recorder work is never recorded and never recurses.
+ * The recorder's own threads (writer, sampler) set it for their whole life. */
+extern WEFT__HIDDEN WEFT__TLS int weft__in_recorder;
+
+/* Sets the guard and returns its previous value, for weft__guard_leave(). */
+static inline int weft__guard_enter(void)
+{
+    int was = weft__in_recorder;
+    weft__in_recorder = 1;
+    return was;
+}
+
+static inline void weft__guard_leave(int was) { weft__in_recorder = was; }
+
+/* True when a wrapper should record: a recording is on and this thread is not
+ * already inside the recorder. */
+static inline int weft__recording(void) { return WEFT__ON() && !weft__in_recorder; }
 
 /* ---- clock.c -------------------------------------------------------------- */
 

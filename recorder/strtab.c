@@ -73,7 +73,19 @@ static uint32_t table_full(bool *full)
     return full_id;
 }
 
+static uint32_t intern_locked(const char *s, size_t len, bool *full);
+
+/* Guarded: under the preload library the lock and the allocations below go
+ * through the interposers, which must not record the recorder's own work. */
 uint32_t weft__strtab_intern(const char *s, size_t len, bool *full)
+{
+    int was = weft__guard_enter();
+    uint32_t id = intern_locked(s, len, full);
+    weft__guard_leave(was);
+    return id;
+}
+
+static uint32_t intern_locked(const char *s, size_t len, bool *full)
 {
     *full = false;
     if (!s)

@@ -21,6 +21,7 @@ pthread_mutex_t weft__lock = PTHREAD_MUTEX_INITIALIZER;
 weft_thread *weft__threads;
 uint32_t weft__writer_gen;
 WEFT__TLS weft_thread *weft__self;
+WEFT__TLS int weft__in_recorder;
 
 static uint32_t next_index;            /* under weft__lock; reset per recording */
 static _Atomic uint64_t next_task = 1; /* task ids, handed out in blocks */
@@ -262,12 +263,26 @@ static void thread_reset(weft_thread *t)
     t->announced = false;
 }
 
-/* Out-of-line because it runs once per thread per recording. Takes a chunk
- * right away so the first event finds room. */
+static weft_thread *thread_register(void);
+
+/* Out-of-line because it runs once per thread per recording. Registration
+ * allocates and takes weft__lock: under the preload library those calls land
+ * in the interposers, which must pass them straight through (a contended
+ * weft__lock would otherwise record a lock wait, which would register this
+ * thread again), hence the guard. */
 weft_thread *weft__thread_slow(void)
 {
     if (self_dead)
         return NULL;
+    int was = weft__guard_enter();
+    weft_thread *t = thread_register();
+    weft__guard_leave(was);
+    return t;
+}
+
+/* Takes a chunk right away so the first event finds room. */
+static weft_thread *thread_register(void)
+{
     pthread_once(&exit_once, make_exit_key);
     weft_thread *t = weft__self;
     pthread_mutex_lock(&weft__lock);

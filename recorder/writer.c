@@ -442,6 +442,7 @@ static struct timespec deadline_in(uint64_t ns)
 static void *writer_main(void *arg)
 {
     (void)arg;
+    weft__in_recorder = 1; /* its writes, waits and locks are never recorded */
     for (;;) {
         uint64_t now = weft__mono_ns();
         uint64_t wait = W.last_flush_ns + FLUSH_NS > now ? W.last_flush_ns + FLUSH_NS - now : 0;

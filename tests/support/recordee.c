@@ -14,13 +14,22 @@
  *   recordee exits PATH          50 short-lived threads, one log each
  *   recordee racestop PATH PATH2 stop and restart while 3 threads record
  *   recordee fork PATH           fork while recording; the child must not record
+ *   recordee mutexwait PATH      waits.c scenarios: a "holder" thread keeps a
+ *   recordee condwait PATH       waiter blocked 5 ms (10 ms for pipewait) on a
+ *   recordee semwait PATH        mutex, condition, semaphore, rwlock or empty
+ *   recordee rwwait PATH         pipe, then lets it through; prints the
+ *   recordee pipewait PATH       addresses the test checks the trace against
  *
  * Exit status 0 means the scenario ran as planned; the caller checks the trace.
  */
+#define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -155,6 +164,211 @@ static int forked(const char *path)
     return stop();
 }
 
+/* ---- waits: one thread blocks, another lets it through ---------------------------- */
+
+static pthread_mutex_t w_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w_cond = PTHREAD_COND_INITIALIZER;
+static pthread_rwlock_t w_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+static sem_t w_sem;
+static int w_pipe[2];
+static atomic_int w_stage; /* 1: the holder holds; 2: the waiter is about to block */
+static atomic_int w_waiter_tid;
+static atomic_int w_cond_flag;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static void spin_until(int stage)
+{
+    while (atomic_load(&w_stage) < stage)
+        sched_yield();
+}
+
+/* Returns once the waiter thread sleeps in the kernel (state S in its
+ * /proc stat), so the holder's delay is all waiting time, whatever the load. */
+static void until_waiter_blocked(void)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", atomic_load(&w_waiter_tid));
+    for (int tries = 0; tries < 100000; tries++) {
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = 0;
+        const char *paren = strrchr(buf, ')');
+        if (paren && paren[1] == ' ' && paren[2] == 'S')
+            return;
+        sched_yield();
+    }
+    fprintf(stderr, "recordee: the waiter never blocked\n");
+    exit(5);
+}
+
+/* The waiter's part up to the blocking call. */
+static void waiter_ready(void)
+{
+    weft_log(0, "role", "waiter");
+    atomic_store(&w_waiter_tid, gettid());
+    spin_until(1);
+    atomic_store(&w_stage, 2);
+}
+
+static void holder_ready(void)
+{
+    weft_log(0, "role", "holder");
+}
+
+/* Each scenario: what the holder does first (take the resource), what the
+ * waiter blocks in, and what lets the waiter through after the delay. */
+typedef struct wait_case {
+    const char *mode;
+    int delay_ms;
+    void (*take)(void);
+    void (*block)(void);
+    void (*release)(void);
+    const void *lock; /* printed for the test */
+} wait_case;
+
+static void mutex_take(void) { weft_mutex_lock(&w_mutex); }
+static void mutex_release(void) { weft_mutex_unlock(&w_mutex); }
+
+__attribute__((noinline)) static void mutex_block(void)
+{
+    weft_mutex_lock(&w_mutex);
+    weft_mutex_unlock(&w_mutex);
+}
+
+static void cond_take(void) {}
+
+/* Holds the mutex from before it says it is about to block until the
+ * condition wait releases it, so the signal cannot come first. */
+__attribute__((noinline)) static void cond_block(void)
+{
+    weft_mutex_lock(&w_mutex);
+    while (!atomic_load(&w_cond_flag))
+        weft_cond_wait(&w_cond, &w_mutex);
+    weft_mutex_unlock(&w_mutex);
+}
+
+static void cond_release(void)
+{
+    weft_mutex_lock(&w_mutex);
+    atomic_store(&w_cond_flag, 1);
+    weft_cond_signal(&w_cond);
+    weft_mutex_unlock(&w_mutex);
+}
+
+static void sem_take(void) {}
+/* Not a tail call: the site would then be this function's caller. */
+__attribute__((noinline)) static void sem_block(void)
+{
+    if (weft_sem_wait(&w_sem) != 0)
+        exit(6);
+}
+static void sem_release(void) { weft_sem_post(&w_sem); }
+
+static void rw_take(void) { weft_rwlock_rdlock(&w_rwlock); }
+
+__attribute__((noinline)) static void rw_block(void)
+{
+    weft_rwlock_wrlock(&w_rwlock);
+    weft_rwlock_unlock(&w_rwlock);
+}
+
+static void rw_release(void) { weft_rwlock_unlock(&w_rwlock); }
+
+static void pipe_take(void) {}
+
+__attribute__((noinline)) static void pipe_block(void)
+{
+    char buf[16];
+    if (weft_read(w_pipe[0], buf, sizeof buf) != 3)
+        exit(6);
+}
+
+static void pipe_release(void)
+{
+    if (write(w_pipe[1], "abc", 3) != 3)
+        exit(6);
+}
+
+static const wait_case wait_cases[] = {
+    {"mutexwait", 5, mutex_take, mutex_block, mutex_release, &w_mutex},
+    {"condwait", 5, cond_take, cond_block, cond_release, &w_cond},
+    {"semwait", 5, sem_take, sem_block, sem_release, &w_sem},
+    {"rwwait", 5, rw_take, rw_block, rw_release, &w_rwlock},
+    {"pipewait", 10, pipe_take, pipe_block, pipe_release, NULL},
+};
+
+static const wait_case *w_case;
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t w_held_ns, w_blocked_ns; /* each written by one thread, read after join */
+
+/* Holds for the delay, timed from the moment the waiter is seen blocked to
+ * just before the release: the least the waiter can have waited. */
+static void *wait_holder(void *arg)
+{
+    holder_ready();
+    w_case->take();
+    atomic_store(&w_stage, 1);
+    spin_until(2);
+    until_waiter_blocked();
+    int64_t t0 = mono_ns();
+    sleep_ms(w_case->delay_ms);
+    w_held_ns = mono_ns() - t0;
+    w_case->release();
+    return arg;
+}
+
+/* Times the whole blocking call: the most the recorded wait can be. */
+static void *wait_waiter(void *arg)
+{
+    waiter_ready();
+    int64_t t0 = mono_ns();
+    w_case->block();
+    w_blocked_ns = mono_ns() - t0;
+    return arg;
+}
+
+static const wait_case *find_wait_case(const char *mode)
+{
+    for (size_t i = 0; i < sizeof wait_cases / sizeof wait_cases[0]; i++)
+        if (strcmp(wait_cases[i].mode, mode) == 0)
+            return &wait_cases[i];
+    return NULL;
+}
+
+static int wait_scenario(const wait_case *c, const char *path)
+{
+    w_case = c;
+    if (sem_init(&w_sem, 0, 0) != 0 || pipe(w_pipe) != 0)
+        return 3;
+    printf("lock=%#lx fd=%d block=%#lx\n", (unsigned long)(uintptr_t)c->lock, w_pipe[0],
+           (unsigned long)(uintptr_t)c->block);
+    fflush(stdout);
+    if (start(path, 0))
+        return 3;
+    pthread_t h, w;
+    pthread_create(&h, NULL, wait_holder, NULL);
+    pthread_create(&w, NULL, wait_waiter, NULL);
+    pthread_join(h, NULL);
+    pthread_join(w, NULL);
+    printf("held_ns=%lld blocked_ns=%lld\n", (long long)w_held_ns, (long long)w_blocked_ns);
+    return stop();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -170,6 +384,8 @@ int main(int argc, char **argv)
         return argc > 3 ? racestop(path, argv[3]) : 2;
     if (strcmp(mode, "fork") == 0)
         return forked(path);
+    if (find_wait_case(mode))
+        return wait_scenario(find_wait_case(mode), path);
     size_t buffer = strcmp(mode, "concurrent") == 0 ? 8u << 20 : strcmp(mode, "flood") == 0 ? 1 : 0;
     if (start(path, buffer))
         return 3;

@@ -59,6 +59,8 @@ int tu_load(const char *path, trace *t)
         memcpy(v->arg, e.arg, sizeof v->arg);
         const weft_event_spec *s = e.code < WEFT_EV_LIMIT ? &weft_event_specs[e.code] : NULL;
         for (int i = 0; s && i < s->nargs; i++) {
+            if (strcmp(s->arg_name[i], "dur") == 0) /* ends at the event: began dur before */
+                v->dur_ns = e.ns - wv_reader_ticks_to_ns(r, e.ticks - e.arg[i]);
             if (s->kind[i] == WEFT_ARG_S)
                 v->str[i] = keep(t, r, e.arg[i]);
             if (s->kind[i] == WEFT_ARG_B) {

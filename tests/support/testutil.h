@@ -19,6 +19,7 @@ typedef struct tev {
     uint64_t arg[WEFT_MAX_ARGS];
     const char *str[WEFT_MAX_ARGS]; /* S arguments resolved; NULL otherwise */
     char *data;          /* B argument, NUL-terminated copy; NULL if none */
+    int64_t dur_ns;      /* runtime events with a "dur" argument: it in ns */
 } tev;
 
 typedef struct trace {

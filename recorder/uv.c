@@ -1,0 +1,196 @@
+/*
+ * uv.c - libuv integration: the uv_mutex/rwlock/cond wrappers, and
+ * weft_uv_instrument(), which splits each loop iteration into its phases.
+ *
+ * Loop phases. A prepare handle runs just before the loop polls and a check
+ * handle just after, so [prepare, check] is the poll phase and [check,
+ * next prepare] the rest (timers, pending and idle callbacks, closes). Inside
+ * the poll phase, libuv's idle-time metric (UV_METRICS_IDLE_TIME, measured
+ * around epoll_wait itself) says how long the loop was blocked in the kernel:
+ * Go's "network wait". The phase begins with that wait; the I/O callbacks
+ * take the rest.
+ *
+ * libuv gives no hook when epoll_wait returns, and the I/O callbacks may
+ * write events of their own on this thread, so the POLL_WAIT event cannot be
+ * written at the moment the wait ended (event times never go back within a
+ * thread). Both poll-phase events are written at the check instead: POLL_IO
+ * first ([time - dur, time], as every dur event), then POLL_WAIT, which ends
+ * where the POLL_IO just before it began (docs/format.md, "UV_LOOP").
+ */
+#define _GNU_SOURCE
+#include "emit.h"
+#include "real.h"
+#include "waits.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <uv.h>
+
+/* weft.h takes the pthread types so that it does not need uv.h; that is only
+ * sound while libuv's types are those types. */
+_Static_assert(__builtin_types_compatible_p(uv_mutex_t, pthread_mutex_t), "uv_mutex_t is pthread_mutex_t");
+_Static_assert(__builtin_types_compatible_p(uv_rwlock_t, pthread_rwlock_t), "uv_rwlock_t is pthread_rwlock_t");
+_Static_assert(__builtin_types_compatible_p(uv_cond_t, pthread_cond_t), "uv_cond_t is pthread_cond_t");
+
+/* ---- locks: libuv's semantics (abort on error) over the pthread wrappers - */
+
+static void check(int rc)
+{
+    if (rc)
+        abort(); /* what libuv does: its lock calls cannot fail */
+}
+
+WEFT__WRAPPER void weft_uv_mutex_lock(pthread_mutex_t *m)
+{
+    check(weft__mutex_lock_op(m, WEFT_LOCK_UV_MUTEX, WEFT__SITE()));
+}
+
+int weft_uv_mutex_trylock(pthread_mutex_t *m)
+{
+    int rc = WEFT_REAL(pthread_mutex_trylock)(m);
+    if (rc == EBUSY || rc == EAGAIN)
+        return UV_EBUSY;
+    check(rc);
+    return 0;
+}
+
+WEFT__WRAPPER void weft_uv_mutex_unlock(pthread_mutex_t *m) { check(weft__mutex_unlock_at(m, WEFT__SITE())); }
+
+WEFT__WRAPPER void weft_uv_rwlock_rdlock(pthread_rwlock_t *l)
+{
+    check(weft__rwlock_rdlock_op(l, WEFT_LOCK_UV_RWLOCK_RD, WEFT__SITE()));
+}
+
+WEFT__WRAPPER void weft_uv_rwlock_rdunlock(pthread_rwlock_t *l) { check(weft__rwlock_unlock_at(l, WEFT__SITE())); }
+
+WEFT__WRAPPER void weft_uv_rwlock_wrlock(pthread_rwlock_t *l)
+{
+    check(weft__rwlock_wrlock_op(l, WEFT_LOCK_UV_RWLOCK_WR, WEFT__SITE()));
+}
+
+WEFT__WRAPPER void weft_uv_rwlock_wrunlock(pthread_rwlock_t *l) { check(weft__rwlock_unlock_at(l, WEFT__SITE())); }
+
+WEFT__WRAPPER void weft_uv_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    check(weft__cond_wait_op(c, m, WEFT_LOCK_UV_COND, WEFT__SITE()));
+}
+
+/* uv_cond_init() makes conditions wait on CLOCK_MONOTONIC, and
+ * uv_cond_timedwait() takes a relative timeout: the same deadline here. */
+WEFT__WRAPPER int weft_uv_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, uint64_t timeout_ns)
+{
+    uint64_t deadline = uv_hrtime() + timeout_ns;
+    struct timespec ts = {(time_t)(deadline / 1000000000u), (long)(deadline % 1000000000u)};
+    int rc = weft__cond_timedwait_op(c, m, &ts, WEFT_LOCK_UV_COND_TIMED, WEFT__SITE());
+    if (rc == ETIMEDOUT)
+        return UV_ETIMEDOUT;
+    check(rc);
+    return 0;
+}
+
+WEFT__WRAPPER void weft_uv_cond_signal(pthread_cond_t *c) { check(weft__cond_signal_at(c, WEFT__SITE())); }
+
+WEFT__WRAPPER void weft_uv_cond_broadcast(pthread_cond_t *c) { check(weft__cond_broadcast_at(c, WEFT__SITE())); }
+
+/* ---- loop phases -------------------------------------------------------- */
+
+/* One instrumented loop. Its state lives in the same allocation as the
+ * prepare handle (first, so the handle's address is the block's), the check
+ * handle in one of its own: a program that closes every handle with a
+ * callback that free()s it - a common shutdown idiom - thus frees exactly
+ * what it was given and all weft allocated. */
+typedef struct uv_probe {
+    uv_loop_t *loop;
+    uint64_t prepare_ticks; /* raw ticks at the last prepare */
+    uint64_t prepare_hr;    /* uv_hrtime() then, to scale libuv's idle time */
+    uint64_t prepare_idle;  /* uv_metrics_idle_time() then */
+    uint64_t check_ticks;   /* raw ticks at the last check; 0: none yet */
+} uv_probe;
+
+typedef struct uv_probe_prepare {
+    uv_prepare_t handle;
+    uv_probe probe;
+} uv_probe_prepare;
+
+static void emit_phase(weft_thread *t, uv_loop_t *loop, unsigned phase, uint64_t q, uint64_t dur)
+{
+    uint8_t *p = ev_open_at(t, WEFT_EV_UV_LOOP, WEFT_EVENT_MAX, q);
+    if (!p)
+        return;
+    p = weft_put_uvarint(p, (uintptr_t)loop);
+    p = weft_put_uvarint(p, phase);
+    ev_close(t, weft_put_uvarint(p, dur));
+}
+
+/* Before the poll: the loop's other work since the last check ends here.
+ * Guarded throughout: libuv's metrics lock and a first registration are the
+ * recorder's work, never the program's. */
+static void on_prepare(uv_prepare_t *h)
+{
+    uv_probe *pr = h->data;
+    int was = weft__guard_enter();
+    uint64_t now = weft__raw_ticks();
+    weft_thread *t = pr->check_ticks && WEFT__ON() && !was ? weft__thread() : NULL;
+    if (t)
+        emit_phase(t, pr->loop, WEFT_UV_RUN, now >> weft__tick_shift,
+                   (now >> weft__tick_shift) - (pr->check_ticks >> weft__tick_shift));
+    pr->prepare_ticks = now;
+    pr->prepare_hr = uv_hrtime();
+    pr->prepare_idle = uv_metrics_idle_time(pr->loop);
+    weft__guard_leave(was);
+}
+
+/* The blocked part of a poll phase of `phase_ticks`, in ticks: libuv's idle
+ * nanoseconds scaled by the phase's own ticks per nanosecond, so no global
+ * tick rate is needed and the result never exceeds the phase. */
+static uint64_t blocked_ticks(uint64_t phase_ticks, uint64_t idle_ns, uint64_t phase_ns)
+{
+    if (!phase_ns)
+        return 0;
+    if (idle_ns > phase_ns)
+        idle_ns = phase_ns;
+    return (uint64_t)((unsigned __int128)phase_ticks * idle_ns / phase_ns);
+}
+
+/* After the poll: write the phase's I/O part, then its blocked part. */
+static void on_check(uv_check_t *h)
+{
+    uv_probe *pr = h->data;
+    int was = weft__guard_enter();
+    uint64_t now = weft__raw_ticks();
+    uint64_t idle_ns = uv_metrics_idle_time(pr->loop) - pr->prepare_idle;
+    uint64_t phase_ns = uv_hrtime() - pr->prepare_hr;
+    weft_thread *t = pr->prepare_ticks && WEFT__ON() && !was ? weft__thread() : NULL;
+    if (t) {
+        uint64_t q = now >> weft__tick_shift;
+        uint64_t phase = q - (pr->prepare_ticks >> weft__tick_shift);
+        uint64_t wait = blocked_ticks(phase, idle_ns, phase_ns);
+        emit_phase(t, pr->loop, WEFT_UV_POLL_IO, q, phase - wait);
+        emit_phase(t, pr->loop, WEFT_UV_POLL_WAIT, q, wait);
+    }
+    pr->check_ticks = now;
+    weft__guard_leave(was);
+}
+
+int weft_uv_instrument(struct uv_loop_s *loop)
+{
+    uv_probe_prepare *prep = calloc(1, sizeof *prep);
+    uv_check_t *chk = malloc(sizeof *chk);
+    int rc = prep && chk ? 0 : UV_ENOMEM;
+    if (!rc)
+        rc = uv_loop_configure(loop, UV_METRICS_IDLE_TIME);
+    if (!rc)
+        rc = uv_prepare_init(loop, &prep->handle);
+    if (rc) {
+        free(prep), free(chk);
+        return rc;
+    }
+    uv_check_init(loop, chk); /* cannot fail: it only links the handle */
+    prep->probe.loop = loop;
+    prep->handle.data = chk->data = &prep->probe;
+    uv_prepare_start(&prep->handle, on_prepare);
+    uv_check_start(chk, on_check);
+    uv_unref((uv_handle_t *)&prep->handle); /* never keep the program's loop alive */
+    uv_unref((uv_handle_t *)chk);
+    return 0;
+}
