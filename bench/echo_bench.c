@@ -119,7 +119,8 @@ static double one_run(const opts *o, int recorded, int run, char *trace, size_t 
     snprintf(trace, trace_cap, "%s/echo-bench-%d.weft", o->dir, run);
     char *base[] = {(char *)server_bin, "-N", "-p", "0", "-s", "0", "--once", NULL};
     char *inproc[] = {(char *)server_bin, "-o", trace, "-p", "0", "-s", "0", "--once", NULL};
-    char *rec[] = {(char *)weft_bin, "record", "-o", trace, "--", (char *)server_bin,
+    /* --seconds 0: record until the server exits, however long the run. */
+    char *rec[] = {(char *)weft_bin, "record", "-o", trace, "--seconds", "0", "--", (char *)server_bin,
                    "-p", "0", "-s", "0", "--once", NULL};
     char *const *argv = !recorded ? base : o->inproc ? inproc : rec;
     server s;
@@ -152,7 +153,7 @@ static int weft_has_record(void)
     char out[8192];
     bench_child res;
     bench_run(argv, NULL, NULL, out, sizeof out, &res);
-    return strstr(out, "weft record") != NULL;
+    return strstr(out, "\n  record ") != NULL;
 }
 
 int main(int argc, char **argv)
