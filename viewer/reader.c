@@ -7,7 +7,8 @@
  *             end mark) so that every error can name the offset of the block
  *             it happened in, and feeds each block to LZ4F_decompress();
  *   records - splits the decompressed stream into records and applies them
- *             (strings, threads, clock samples, END) or queues them (BATCH);
+ *             (strings, threads, clock samples, modules, END) or queues them
+ *             (BATCH);
  *   merge   - batches of different threads interleave in the file and are not
  *             sorted by time, so the reader keeps each thread's pending batch
  *             bodies and hands out events through a min-heap keyed by time.
@@ -112,6 +113,8 @@ struct wv_reader {
     char scratch[40];
     wv_tstate **th;
     uint32_t nth, th_cap;
+    wv_module *mod;
+    uint32_t nmod, mod_cap;
     wv_end end;
 
     /* time */
@@ -676,6 +679,32 @@ static void rec_clock(wv_reader *r, const uint8_t *p, const uint8_t *end)
     watermark(r, raw >> r->hdr.tick_shift, mono);
 }
 
+static void rec_module(wv_reader *r, const uint8_t *p, const uint8_t *end)
+{
+    uint64_t start, stop, offset, len;
+    if (get_uv(&p, end, &start) || get_uv(&p, end, &stop) || get_uv(&p, end, &offset) ||
+        get_uv(&p, end, &len) || len > (uint64_t)(end - p) || stop < start)
+        return corrupt(r, r->unit_off, "corrupt record: bad module record");
+    if (len > WV_MAX_MODULE_PATH)
+        return corrupt(r, r->unit_off, "module path of %llu bytes exceeds the limit of %u",
+                       (unsigned long long)len, WV_MAX_MODULE_PATH);
+    if (r->nmod == WV_MAX_MODULES)
+        return corrupt(r, r->unit_off, "more than %u module records", WV_MAX_MODULES);
+    if (r->nmod == r->mod_cap) {
+        uint32_t cap = r->mod_cap ? r->mod_cap * 2 : 64;
+        wv_module *n = realloc(r->mod, cap * sizeof *n);
+        if (!n)
+            return corrupt(r, r->unit_off, "out of memory");
+        r->mod = n, r->mod_cap = cap;
+    }
+    char *path = malloc((size_t)len + 1);
+    if (!path)
+        return corrupt(r, r->unit_off, "out of memory");
+    memcpy(path, p, (size_t)len);
+    path[len] = 0;
+    r->mod[r->nmod++] = (wv_module){start, stop, offset, path};
+}
+
 static void rec_end(wv_reader *r, const uint8_t *p, const uint8_t *end)
 {
     uint64_t reason, events, dropped, mem, n;
@@ -705,6 +734,7 @@ static void handle_record(wv_reader *r, unsigned kind, const uint8_t *p, size_t 
     case WEFT_REC_THREAD: rec_thread(r, p, end); break;
     case WEFT_REC_BATCH: rec_batch(r, p, end); break;
     case WEFT_REC_CLOCK: rec_clock(r, p, end); break;
+    case WEFT_REC_MODULE: rec_module(r, p, end); break;
     case WEFT_REC_END: rec_end(r, p, end); break;
     default: break; /* a kind from a later version: skipped */
     }
@@ -1032,6 +1062,12 @@ int wv_reader_next(wv_reader *r, wv_event *ev)
 enum wv_status wv_reader_status(const wv_reader *r) { return r->status; }
 const weft_header *wv_reader_header(const wv_reader *r) { return &r->hdr; }
 const wv_end *wv_reader_end(const wv_reader *r) { return &r->end; }
+uint32_t wv_reader_module_count(const wv_reader *r) { return r->nmod; }
+
+const wv_module *wv_reader_module(const wv_reader *r, uint32_t i)
+{
+    return i < r->nmod ? &r->mod[i] : NULL;
+}
 
 wv_progress wv_reader_progress(const wv_reader *r)
 {
@@ -1059,6 +1095,9 @@ void wv_reader_close(wv_reader *r)
     }
     for (uint32_t i = 0; i < r->str_cap; i++)
         free(r->str[i]);
+    for (uint32_t i = 0; i < r->nmod; i++)
+        free((char *)r->mod[i].path);
+    free(r->mod);
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
     if (r->dctx)

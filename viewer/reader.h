@@ -38,6 +38,8 @@
 #define WV_MAX_STRING_BYTES (32u << 20)  /* total text of the string table */
 #define WV_MAX_THREADS (1u << 16)        /* thread indexes */
 #define WV_MAX_NAME 255                  /* bytes of a thread name kept */
+#define WV_MAX_MODULES (1u << 13)        /* MODULE records (executable mappings) */
+#define WV_MAX_MODULE_PATH 4096          /* bytes of a module path */
 #define WV_RECORD_MAX (WEFT_CHUNK_BYTES + 4096) /* record body, END excepted */
 
 enum wv_status {
@@ -72,6 +74,14 @@ typedef struct wv_thread {
     uint64_t end_events;   /*   events the recorder wrote for it */
     uint64_t end_dropped;  /*   events it dropped */
 } wv_thread;
+
+/* An executable mapping of the recorded process (a MODULE record): the file
+ * `path` was mapped at [start, end) from file offset `offset`, so an address
+ * a in that range is at file offset a - start + offset. */
+typedef struct wv_module {
+    uint64_t start, end, offset;
+    const char *path; /* NUL-terminated; valid until the reader is closed */
+} wv_module;
 
 /* Totals from the END record. */
 typedef struct wv_end {
@@ -130,10 +140,21 @@ const weft_header *wv_reader_header(const wv_reader *r);
 const char *wv_reader_string(wv_reader *r, uint64_t id, size_t *len);
 
 /* Threads: indexes 0 .. wv_reader_thread_count()-1; entries may be unused
- * (tid 0, not registered, no events). The pointer is valid until the next
- * wv_reader_next(). */
+ * (tid 0, not registered, no events). Index 0 (WEFT_SYSTEM_THREAD) is the
+ * recorder's sampler, whose events are about other threads. A THREAD record
+ * for an index seen before renames that thread. The pointer is valid until
+ * the next wv_reader_next(). */
 uint32_t wv_reader_thread_count(const wv_reader *r);
 const wv_thread *wv_reader_thread(const wv_reader *r, uint32_t index);
+
+/*! wv_reader_module_count(), wv_reader_module() :
+ *  The MODULE records read so far, in file order (those at the start of a
+ *  recording come before its first events; libraries loaded later come
+ *  just before the END record). wv_reader_module() returns NULL for
+ *  i >= wv_reader_module_count(); the pointer stays valid until the reader
+ *  is closed. */
+uint32_t wv_reader_module_count(const wv_reader *r);
+const wv_module *wv_reader_module(const wv_reader *r, uint32_t i);
 
 const wv_end *wv_reader_end(const wv_reader *r);
 wv_progress wv_reader_progress(const wv_reader *r);

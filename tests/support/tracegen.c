@@ -62,7 +62,7 @@ static void put_uv(buf *b, uint64_t v)
 
 tg_opts tg_defaults(void)
 {
-    tg_opts o = {"demo", "0.1.0", 4242, WEFT_FORMAT_VERSION, WEFT_CLOCK_MONOTONIC, 0,
+    tg_opts o = {"demo", "0.1.0", 4242, WEFT_FORMAT_VERSION, WEFT_CLOCK_MONOTONIC, 0, 0,
                  1000000, 1000000, 1700000000ull * 1000000000ull, 1000000000ull};
     return o;
 }
@@ -78,6 +78,7 @@ tg *tg_new(const tg_opts *o)
     h.version = d.version;
     h.clock = d.clock;
     h.tick_shift = d.tick_shift;
+    h.sched_source = d.sched_source;
     h.pid = d.pid;
     h.ticks0 = d.ticks0;
     h.mono0_ns = d.mono0_ns;
@@ -141,6 +142,18 @@ void tg_clock(tg *g, uint64_t raw_ticks, uint64_t mono_ns, uint64_t real_ns)
     put_uv(&b, mono_ns);
     put_uv(&b, real_ns);
     tg_record(g, WEFT_REC_CLOCK, b.p, b.len);
+    free(b.p);
+}
+
+void tg_module(tg *g, uint64_t start, uint64_t end, uint64_t offset, const char *path)
+{
+    buf b = {0};
+    put_uv(&b, start);
+    put_uv(&b, end);
+    put_uv(&b, offset);
+    put_uv(&b, strlen(path));
+    put(&b, path, strlen(path));
+    tg_record(g, WEFT_REC_MODULE, b.p, b.len);
     free(b.p);
 }
 
@@ -251,14 +264,21 @@ static void encode(tg *g, uint64_t ticks, unsigned code, const uint64_t *a, cons
 
 void tg_ev(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-    uint64_t a[3] = {a0, a1, a2};
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, a2, 0, 0};
+    encode(g, ticks, code, a, NULL, 0);
+}
+
+void tg_ev5(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+            uint64_t a4)
+{
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, a2, a3, a4};
     encode(g, ticks, code, a, NULL, 0);
 }
 
 void tg_ev_b(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, const void *bytes,
              size_t n)
 {
-    uint64_t a[3] = {a0, a1, 0};
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, 0, 0, 0};
     encode(g, ticks, code, a, bytes, n);
 }
 
