@@ -217,7 +217,7 @@ Test(worker_pool, the_slow_request_shows_its_lock_wait_and_its_slow_read)
 
 /* ---- echo server ----------------------------------------------------------- */
 
-Test(echo_server, every_read_is_an_echo_region_and_the_loop_records_its_poll_waits)
+Test(echo_server, every_connection_is_a_task_and_the_loop_records_its_poll_waits)
 {
     const char *path = tu_path("echo");
     int fds[2];
@@ -263,8 +263,18 @@ Test(echo_server, every_read_is_an_echo_region_and_the_loop_records_its_poll_wai
 
     trace t;
     load(path, &t);
-    /* One "echo" region per read callback, as many as the server counted. */
-    cr_expect_eq((long)count_regions(&t, "echo"), printed(rest, "reads"), "%s", rest);
+    /* One "connection" task per client, each ended with its byte count. */
+    size_t begun = 0, ended = 0, logged = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        const tev *e = &t.ev[i];
+        begun += e->code == WEFT_EV_TASK_BEGIN && strcmp(e->str[2], "connection") == 0;
+        ended += e->code == WEFT_EV_TASK_END;
+        logged += e->code == WEFT_EV_LOG && strcmp(e->str[1], "closed") == 0 &&
+                  strcmp(e->data, "20000 bytes echoed") == 0; /* 200 x 100 bytes */
+    }
+    cr_expect_eq(begun, 4);
+    cr_expect_eq(ended, 4);
+    cr_expect_eq(logged, 4);
     /* weft_uv_instrument: the loop blocked in epoll between requests. */
     size_t polls = 0;
     int64_t poll_ns = 0;
