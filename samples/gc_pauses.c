@@ -83,8 +83,8 @@ static double now_ns(void)
  * The collector calls this at each step of a collection. Which pair of
  * events is the pause? GC_EVENT_START..GC_EVENT_END spans the whole
  * collection on the collecting thread, including the part after the world
- * restarts (finishing the sweep setup, finalizers), when the other threads
- * already run again. GC_EVENT_PRE_STOP_WORLD..GC_EVENT_POST_START_WORLD is
+ * restarts (the reclaim setup and finalization bookkeeping of
+ * GC_finish_collection), when the other threads already run again. GC_EVENT_PRE_STOP_WORLD..GC_EVENT_POST_START_WORLD is
  * exactly the interval in which the collector has, or is getting, every
  * registered thread suspended - the signal handshake that stops them, the
  * mark of the whole live graph, and the handshake that restarts them. That
