@@ -359,4 +359,13 @@ WEFT__HIDDEN int weft__heap_sample(uint64_t *bytes);
 
 extern WEFT__HIDDEN uint32_t weft__nchunks; /* most chunks per thread, this recording */
 
+/* ---- copies.c ------------------------------------------------------------- */
+
+/* True if this copy of the recorder should start recording from WEFT_OUT in
+ * this process: it is the copy the program's weft calls reach, and the
+ * process is the one WEFT_RECORD_PID names (if set). Exits the process with
+ * status 126 and a message when two copies would both record (libweft linked
+ * statically under the preload library). */
+WEFT__HIDDEN bool weft__autostart_gate(void);
+
 #endif /* WEFT_INTERNAL_H */

@@ -66,9 +66,14 @@ static void at_exit(void)
 }
 
 /* Lock order: session_lock, the sampler's locks, weft__lock, the string
- * table. */
+ * table. Guarded from prepare to parent/child (the guard is per thread, and
+ * the child's one thread is the forking one): under the preload library
+ * these locks go through the interposers, and a contended weft__lock
+ * recorded as a wait would register the thread, which takes weft__lock
+ * again. */
 static void fork_prepare(void)
 {
+    weft__in_recorder++;
     pthread_mutex_lock(&session_lock);
     weft__sched_fork_prepare();
     pthread_mutex_lock(&weft__lock);
@@ -81,6 +86,7 @@ static void fork_parent(void)
     pthread_mutex_unlock(&weft__lock);
     weft__sched_fork_parent();
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 /* The child has only the forking thread and no writer: it does not record
@@ -96,6 +102,7 @@ static void fork_child(void)
     pthread_mutex_unlock(&weft__lock);
     weft__sched_fork_child();
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 static void install_hooks(void)
@@ -250,11 +257,12 @@ int weft_stop(void)
 /* ---- WEFT_OUT: recording without a weft_start() call ------------------------------- */
 
 /* Runs before main() in every program linked with libweft: with WEFT_OUT set,
- * records for WEFT_SECONDS (default 5) seconds or until exit. */
+ * records for WEFT_SECONDS (default 5) seconds or until exit - unless another
+ * copy of the recorder or another process records (copies.c). */
 __attribute__((constructor)) static void autostart(void)
 {
     const char *out = getenv("WEFT_OUT");
-    if (!out || !*out)
+    if (!out || !*out || !weft__autostart_gate())
         return;
     weft_config cfg;
     memset(&cfg, 0, sizeof cfg);

@@ -1,6 +1,8 @@
 /*
- * test_stats.c - `weft stats` (viewer/stats.c): the exact summary of known
- * tracegen traces, complete and truncated.
+ * test_stats.c - `weft stats` (viewer/stats.c, stats_rt.c, blocking.c): the
+ * exact summary of known tracegen traces, complete and truncated, and the
+ * blocking profiles: the scenario of support/rttrace.h with its sites
+ * symbolized, then pauses, MMU and site ranking worked out by hand.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "reader.h"
+#include "rttrace.h"
 #include "stats.h"
 #include "tracegen.h"
 
@@ -125,4 +128,130 @@ Test(stats, summary_of_a_truncated_trace_says_so)
     check_summary(0, WV_TRUNCATED,
                   "recorder memory:  unknown (no end record)\n"
                   "status:           TRUNCATED (no end record)\n");
+}
+
+/* ---- blocking profiles ------------------------------------------------------------ */
+
+/* The part of the output after the summary's last line. */
+static const char *profiles(const char *text)
+{
+    const char *p = strstr(text, "\nstatus:");
+    cr_assert_not_null(p);
+    p = strchr(p + 1, '\n');
+    return p ? p + 1 : "";
+}
+
+static int lock_line, io_line;
+
+Test(stats, runtime_scenario_gives_exact_blocking_profiles)
+{
+    tg *g = rt_sched_trace(rt_lock_site(&lock_line), rt_io_site(&io_line), 1);
+    size_t len;
+    int status;
+    char *text = stats_of(g, &len, &status);
+    cr_assert(strstr(text, "\nscheduling:       perf_event_open context switches\n"), "%s", text);
+    char want[4096];
+    snprintf(want, sizeof want,
+             "scheduler records lost: 3 (state tracks there are incomplete)\n"
+             "  worker (tid 102)                        3\n"
+             "scheduler latency (ms, preempted until running again):\n"
+             "         TID  NAME                    COUNT        P50        P90        P99        MAX\n"
+             "         101  main                        1      0.060      0.060      0.060      0.060\n"
+             "         102  worker                      1      0.050      0.050      0.050      0.050\n"
+             "lock waits by call site (ms):\n"
+             "     COUNT      TOTAL        MAX  TOP HOLDER               SITE\n"
+             "         2      0.251      0.250  main (tid 101)           take_the_lock (rttrace.c:%d)\n"
+             "I/O waits by call site (ms):\n"
+             "     COUNT      TOTAL        MAX        BYTES  OP               SITE\n"
+             "         1      0.250      0.250           10  read             read_the_file (rttrace.c:%d)\n"
+             "pauses (ms):\n"
+             "  KIND            COUNT        P50        P90        P99        MAX\n"
+             "  gc                  1      0.050      0.050      0.050      0.050\n"
+             "  allocator           1      0.030      0.030      0.030      0.030\n"
+             "  minimum mutator utilization: 1 ms 92.0 %%, 10 ms 92.0 %%, 100 ms 92.0 %%\n",
+             lock_line, io_line);
+    cr_assert_str_eq(profiles(text), want);
+    free(text);
+    tg_free(g);
+}
+
+#define MS(x) (RT_B0 + (uint64_t)((x) * 1000000.0))
+
+/* Pauses (ms) GC [10, 12], [100, 103] on thread 1; allocator [15, 16],
+ * [104, 106] on thread 2 and [500, 500.5] on thread 3; the recording lasts
+ * 1000 ms. Durations: gc 2, 3 -> p50 2 (1st of 2), p90 3; allocator 1, 2,
+ * 0.5 -> p50 1 (2nd of 3), p90 2. MMU over the union (see test_mmu.c): 1 ms
+ * 0, 10 ms 0.5, 100 ms 0.92.
+ * Lock sites: 0xA waits 3 ms for thread 1 and 1 ms for thread 2 (4 ms, top
+ * holder 1); 0xB waits 6 ms once for thread 2. I/O sites: 0xC reads 2 ms +
+ * 1 ms (100 + 50 bytes), 0xD writes 5 ms (7 bytes), 0xE polls 1 ms. */
+static tg *profile_trace(void)
+{
+    tg *g = tg_new(NULL);
+    tg_string(g, 1, "mark");
+    tg_thread(g, 1, 101, "collector");
+    tg_thread(g, 2, 102, "worker");
+    tg_thread(g, 3, 103, "other");
+    tg_batch_chunk(g, 1);
+    tg_ev(g, MS(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev(g, MS(10), WEFT_EV_GC_BEGIN, 1, 0, 0);
+    tg_ev(g, MS(12), WEFT_EV_GC_END, 0, 0, 0);
+    tg_ev5(g, MS(20), WEFT_EV_LOCK_WAIT, WEFT_LOCK_MUTEX, 0x100, 0xB, 6000000, 2);
+    tg_ev(g, MS(100), WEFT_EV_GC_BEGIN, 1, 0, 0);
+    tg_ev(g, MS(103), WEFT_EV_GC_END, 0, 0, 0);
+    tg_ev(g, MS(1000), WEFT_EV_COUNTER, 1, 1, 0);
+    tg_batch_end(g);
+    tg_batch_chunk(g, 2);
+    tg_ev(g, MS(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev5(g, MS(16), WEFT_EV_ALLOC_PAUSE, WEFT_ALLOC_MALLOC, 1 << 20, 1000000, 0xF, 0);
+    tg_ev5(g, MS(30), WEFT_EV_LOCK_WAIT, WEFT_LOCK_MUTEX, 0x100, 0xA, 3000000, 1);
+    tg_ev5(g, MS(40), WEFT_EV_IO, WEFT_IO_READ, 5, 100, 2000000, 0xC);
+    tg_ev5(g, MS(50), WEFT_EV_IO, WEFT_IO_WRITE, 6, 7, 5000000, 0xD);
+    tg_ev5(g, MS(106), WEFT_EV_ALLOC_PAUSE, WEFT_ALLOC_FREE, 0, 2000000, 0xF, 0);
+    tg_batch_end(g);
+    tg_batch_chunk(g, 3);
+    tg_ev(g, MS(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev5(g, MS(60), WEFT_EV_LOCK_WAIT, WEFT_LOCK_MUTEX, 0x100, 0xA, 1000000, 2);
+    tg_ev5(g, MS(70), WEFT_EV_IO, WEFT_IO_READ, 5, 50, 1000000, 0xC);
+    tg_ev5(g, MS(80), WEFT_EV_IO, WEFT_IO_POLL, 2, 1, 1000000, 0xE);
+    tg_ev5(g, MS(500.5), WEFT_EV_ALLOC_PAUSE, WEFT_ALLOC_MALLOC, 64, 500000, 0xF, 0);
+    tg_batch_end(g);
+    return g;
+}
+
+Test(stats, profiles_rank_sites_and_give_hand_computed_pauses_and_mmu)
+{
+    tg *g = profile_trace();
+    size_t len;
+    int status;
+    char *text = stats_of(g, &len, &status);
+    const char *want =
+        "lock waits by call site (ms):\n"
+        "     COUNT      TOTAL        MAX  TOP HOLDER               SITE\n"
+        "         1      6.000      6.000  worker (tid 102)         0xb\n"
+        "         2      4.000      3.000  collector (tid 101)      0xa\n"
+        "I/O waits by call site (ms):\n"
+        "     COUNT      TOTAL        MAX        BYTES  OP               SITE\n"
+        "         1      5.000      5.000            7  write            0xd\n"
+        "         2      3.000      2.000          150  read             0xc\n"
+        "         1      1.000      1.000            0  poll             0xe\n"
+        "pauses (ms):\n"
+        "  KIND            COUNT        P50        P90        P99        MAX\n"
+        "  gc                  2      2.000      3.000      3.000      3.000\n"
+        "  allocator           3      1.000      2.000      2.000      2.000\n"
+        "  minimum mutator utilization: 1 ms 0.0 %, 10 ms 50.0 %, 100 ms 92.0 %\n";
+    cr_assert_str_eq(profiles(text), want);
+    free(text);
+    tg_free(g);
+}
+
+Test(stats, a_trace_without_runtime_events_has_no_profiles)
+{
+    tg *g = known_trace(1);
+    size_t len;
+    int status;
+    char *text = stats_of(g, &len, &status);
+    cr_assert_str_eq(profiles(text), "");
+    free(text);
+    tg_free(g);
 }

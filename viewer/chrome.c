@@ -18,41 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonw.h"
-#include "model.h"
-
-#define SYNTH_TID 0x40000000u
-
-typedef struct qname {
-    char *s; /* quoted JSON string */
-    uint32_t len;
-} qname;
-
-typedef struct jthread {
-    char ident[48]; /* "pid":P,"tid":T */
-    uint8_t len;    /* 0: not computed yet */
-    uint8_t remapped;
-    uint32_t tid;
-} jthread;
-
-typedef struct chrome {
-    wv_jw w;
-    wv_reader *r;
-    wv_model *m;
-    uint32_t pid;
-    qname *names;
-    uint32_t names_cap;
-    jthread *th;
-    uint32_t nth;
-    uint32_t *tids; /* open-addressing set of tids handed out, 0 empty */
-    uint32_t tid_cap, ntids;
-    int first;
-    int oom;
-} chrome;
+#include "chrome_int.h"
 
 /* ---- cached names and thread identities ---------------------------------- */
 
-static void put_quoted_uncached(chrome *c, uint64_t id)
+static void quoted_uncached(chrome *c, uint64_t id)
 {
     size_t n;
     const char *s = wv_reader_string(c->r, id, &n);
@@ -60,17 +30,17 @@ static void put_quoted_uncached(chrome *c, uint64_t id)
 }
 
 /* Appends the quoted text of string `id`. */
-static void put_name(chrome *c, uint64_t id)
+void wv_cj_name(chrome *c, uint64_t id)
 {
     if (id >= WV_MAX_STRINGS + 1u)
-        return put_quoted_uncached(c, id);
+        return quoted_uncached(c, id);
     if (id >= c->names_cap) {
         uint32_t cap = c->names_cap ? c->names_cap : 256;
         while (cap <= id)
             cap *= 2;
         qname *q = realloc(c->names, cap * sizeof *q);
         if (!q)
-            return c->oom = 1, put_quoted_uncached(c, id);
+            return c->oom = 1, quoted_uncached(c, id);
         memset(q + c->names_cap, 0, (cap - c->names_cap) * sizeof *q);
         c->names = q, c->names_cap = cap;
     }
@@ -79,7 +49,7 @@ static void put_name(chrome *c, uint64_t id)
         size_t n;
         const char *s = wv_reader_string(c->r, id, &n);
         if (!(q->s = malloc(wv_json_quoted_max(n))))
-            return c->oom = 1, put_quoted_uncached(c, id);
+            return c->oom = 1, quoted_uncached(c, id);
         q->len = (uint32_t)wv_json_quote(q->s, s, n);
     }
     wv_jw_raw(&c->w, q->s, q->len);
@@ -120,7 +90,7 @@ static void tid_add(chrome *c, uint32_t tid)
     c->ntids++;
 }
 
-static jthread *jthread_at(chrome *c, uint32_t index)
+jthread *wv_cj_thread(chrome *c, uint32_t index)
 {
     static jthread fallback;
     if (index >= c->nth) {
@@ -157,25 +127,24 @@ static jthread *jthread_at(chrome *c, uint32_t index)
     return t;
 }
 
-static void put_ident(chrome *c, uint32_t thread)
+void wv_cj_ident(chrome *c, uint32_t thread)
 {
-    jthread *t = jthread_at(c, thread);
+    jthread *t = wv_cj_thread(c, thread);
     wv_jw_raw(&c->w, t->ident, t->len);
 }
 
 /* ---- event objects ------------------------------------------------------- */
 
 /* Starts an event object: the separator, then `prefix` (which opens it). */
-static void ev_open(chrome *c, const char *prefix, size_t n)
+void wv_cj_open(chrome *c, const char *prefix, size_t n)
 {
     if (!c->first)
         WV_JW_LIT(&c->w, ",\n");
     c->first = 0;
     wv_jw_raw(&c->w, prefix, n);
 }
-#define EV_OPEN(c, lit) ev_open((c), (lit), sizeof(lit) - 1)
 
-static void put_ts(chrome *c, int64_t ns)
+void wv_cj_ts(chrome *c, int64_t ns)
 {
     WV_JW_LIT(&c->w, ",\"ts\":");
     wv_jw_us(&c->w, ns);
@@ -192,11 +161,11 @@ static void put_task_id(chrome *c, uint64_t id)
 static void on_region(void *ctx, const wv_span *s)
 {
     chrome *c = ctx;
-    EV_OPEN(c, "{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
-    put_name(c, s->type);
+    CJ_OPEN(c, "{\"ph\":\"X\",\"cat\":\"region\",\"name\":");
+    wv_cj_name(c, s->type);
     WV_JW_LIT(&c->w, ",");
-    put_ident(c, s->thread);
-    put_ts(c, s->start_ns);
+    wv_cj_ident(c, s->thread);
+    wv_cj_ts(c, s->start_ns);
     WV_JW_LIT(&c->w, ",\"dur\":");
     wv_jw_us(&c->w, s->end_ns - s->start_ns);
     WV_JW_LIT(&c->w, ",\"args\":{\"task\":");
@@ -212,18 +181,18 @@ static void on_region(void *ctx, const wv_span *s)
 
 static void task_common(chrome *c, const wv_task_mark *t)
 {
-    put_name(c, t->type);
+    wv_cj_name(c, t->type);
     WV_JW_LIT(&c->w, ",\"id\":");
     put_task_id(c, t->task);
     WV_JW_LIT(&c->w, ",");
-    put_ident(c, t->thread);
-    put_ts(c, t->ns);
+    wv_cj_ident(c, t->thread);
+    wv_cj_ts(c, t->ns);
 }
 
 static void on_task_begin(void *ctx, const wv_task_mark *t)
 {
     chrome *c = ctx;
-    EV_OPEN(c, "{\"ph\":\"b\",\"cat\":\"task\",\"name\":");
+    CJ_OPEN(c, "{\"ph\":\"b\",\"cat\":\"task\",\"name\":");
     task_common(c, t);
     WV_JW_LIT(&c->w, ",\"args\":{\"parent\":");
     put_task_id(c, t->parent);
@@ -233,7 +202,7 @@ static void on_task_begin(void *ctx, const wv_task_mark *t)
 static void on_task_end(void *ctx, const wv_task_mark *t)
 {
     chrome *c = ctx;
-    EV_OPEN(c, "{\"ph\":\"e\",\"cat\":\"task\",\"name\":");
+    CJ_OPEN(c, "{\"ph\":\"e\",\"cat\":\"task\",\"name\":");
     task_common(c, t);
     if (t->unfinished)
         WV_JW_LIT(&c->w, ",\"args\":{\"unfinished\":true}");
@@ -242,38 +211,38 @@ static void on_task_end(void *ctx, const wv_task_mark *t)
 
 static void flow_end(chrome *c, const wv_flow *f, uint32_t thread, int64_t ns)
 {
-    put_name(c, f->type);
+    wv_cj_name(c, f->type);
     WV_JW_LIT(&c->w, ",\"id\":");
     wv_jw_u64(&c->w, f->id);
     WV_JW_LIT(&c->w, ",");
-    put_ident(c, thread);
-    put_ts(c, ns);
+    wv_cj_ident(c, thread);
+    wv_cj_ts(c, ns);
     WV_JW_LIT(&c->w, "}");
 }
 
 static void on_flow(void *ctx, const wv_flow *f)
 {
     chrome *c = ctx;
-    EV_OPEN(c, "{\"ph\":\"s\",\"cat\":\"task_flow\",\"name\":");
+    CJ_OPEN(c, "{\"ph\":\"s\",\"cat\":\"task_flow\",\"name\":");
     flow_end(c, f, f->from_thread, f->from_ns);
-    EV_OPEN(c, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"task_flow\",\"name\":");
+    CJ_OPEN(c, "{\"ph\":\"f\",\"bp\":\"e\",\"cat\":\"task_flow\",\"name\":");
     flow_end(c, f, f->to_thread, f->to_ns);
 }
 
 static void on_log(chrome *c, const wv_event *ev)
 {
-    EV_OPEN(c, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
+    CJ_OPEN(c, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"log\",\"name\":");
     if (ev->arg[1])
-        put_name(c, ev->arg[1]);
+        wv_cj_name(c, ev->arg[1]);
     else
         WV_JW_LIT(&c->w, "\"log\"");
     WV_JW_LIT(&c->w, ",");
-    put_ident(c, ev->thread);
-    put_ts(c, ev->ns);
+    wv_cj_ident(c, ev->thread);
+    wv_cj_ts(c, ev->ns);
     WV_JW_LIT(&c->w, ",\"args\":{\"task\":");
     put_task_id(c, ev->arg[0]);
     WV_JW_LIT(&c->w, ",\"category\":");
-    put_name(c, ev->arg[1]);
+    wv_cj_name(c, ev->arg[1]);
     WV_JW_LIT(&c->w, ",\"message\":");
     wv_jw_str(&c->w, ev->data, ev->data_len);
     WV_JW_LIT(&c->w, "}}");
@@ -281,11 +250,11 @@ static void on_log(chrome *c, const wv_event *ev)
 
 static void on_counter(chrome *c, const wv_event *ev)
 {
-    EV_OPEN(c, "{\"ph\":\"C\",\"name\":");
-    put_name(c, ev->arg[0]);
+    CJ_OPEN(c, "{\"ph\":\"C\",\"name\":");
+    wv_cj_name(c, ev->arg[0]);
     WV_JW_LIT(&c->w, ",");
-    put_ident(c, ev->thread);
-    put_ts(c, ev->ns);
+    wv_cj_ident(c, ev->thread);
+    wv_cj_ts(c, ev->ns);
     WV_JW_LIT(&c->w, ",\"args\":{\"value\":");
     wv_jw_i64(&c->w, (int64_t)ev->arg[1]);
     WV_JW_LIT(&c->w, "}}");
@@ -294,9 +263,9 @@ static void on_counter(chrome *c, const wv_event *ev)
 /* Drops show where data is missing in the timeline. */
 static void on_drop(chrome *c, const wv_event *ev)
 {
-    EV_OPEN(c, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"weft\",\"name\":\"events dropped\",");
-    put_ident(c, ev->thread);
-    put_ts(c, ev->ns);
+    CJ_OPEN(c, "{\"ph\":\"i\",\"s\":\"t\",\"cat\":\"weft\",\"name\":\"events dropped\",");
+    wv_cj_ident(c, ev->thread);
+    wv_cj_ts(c, ev->ns);
     WV_JW_LIT(&c->w, ",\"args\":{\"count\":");
     wv_jw_u64(&c->w, ev->arg[0]);
     WV_JW_LIT(&c->w, "}}");
@@ -311,45 +280,56 @@ static void on_event(void *ctx, const wv_event *ev)
         on_counter(c, ev);
     else if (ev->code == WEFT_EV_DROP)
         on_drop(c, ev);
+    wv_cj_rt_event(c, ev);
 }
 
 /* ---- metadata and otherData ---------------------------------------------- */
 
-static void put_key_str(chrome *c, const char *key, const char *s)
+void wv_cj_key_str(chrome *c, const char *key, const char *s)
 {
     wv_jw_str(&c->w, key, strlen(key));
     WV_JW_LIT(&c->w, ":");
     wv_jw_str(&c->w, s, strlen(s));
 }
 
-static void put_key_u64(chrome *c, const char *key, uint64_t v)
+void wv_cj_key_u64(chrome *c, const char *key, uint64_t v)
 {
     wv_jw_str(&c->w, key, strlen(key));
     WV_JW_LIT(&c->w, ":");
     wv_jw_u64(&c->w, v);
 }
 
-static void thread_metadata(chrome *c, uint32_t i)
+void wv_cj_thread_label(chrome *c, uint32_t index, char *out, size_t n)
 {
-    const wv_thread *t = wv_reader_thread(c->r, i);
-    jthread *j = jthread_at(c, i);
-    char name[WV_MAX_NAME + 64];
+    const wv_thread *t = wv_reader_thread(c->r, index);
     if (!t->name[0])
-        snprintf(name, sizeof name, "thread %llu", (unsigned long long)t->tid);
-    else if (j->remapped)
-        snprintf(name, sizeof name, "%s (tid %llu)", t->name, (unsigned long long)t->tid);
+        snprintf(out, n, "thread %llu", (unsigned long long)t->tid);
+    else if (wv_cj_thread(c, index)->remapped)
+        snprintf(out, n, "%s (tid %llu)", t->name, (unsigned long long)t->tid);
     else
-        snprintf(name, sizeof name, "%s", t->name);
-    EV_OPEN(c, "{\"ph\":\"M\",\"name\":\"thread_name\",");
-    put_ident(c, i);
+        snprintf(out, n, "%s", t->name);
+}
+
+void wv_cj_track_names(chrome *c, const char *ident, size_t len, const char *name, uint64_t sort)
+{
+    CJ_OPEN(c, "{\"ph\":\"M\",\"name\":\"thread_name\",");
+    wv_jw_raw(&c->w, ident, len);
     WV_JW_LIT(&c->w, ",\"args\":{\"name\":");
     wv_jw_str(&c->w, name, strlen(name));
     WV_JW_LIT(&c->w, "}}");
-    EV_OPEN(c, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",");
-    put_ident(c, i);
+    CJ_OPEN(c, "{\"ph\":\"M\",\"name\":\"thread_sort_index\",");
+    wv_jw_raw(&c->w, ident, len);
     WV_JW_LIT(&c->w, ",\"args\":{\"sort_index\":");
-    wv_jw_u64(&c->w, i);
+    wv_jw_u64(&c->w, sort);
     WV_JW_LIT(&c->w, "}}");
+}
+
+static void thread_metadata(chrome *c, uint32_t i)
+{
+    char name[WV_MAX_NAME + 64];
+    wv_cj_thread_label(c, i, name, sizeof name);
+    jthread *j = wv_cj_thread(c, i);
+    wv_cj_track_names(c, j->ident, j->len, name, wv_cj_sort_index(i));
 }
 
 static void metadata(chrome *c)
@@ -357,12 +337,12 @@ static void metadata(chrome *c)
     const weft_header *h = wv_reader_header(c->r);
     char name[sizeof h->program + 32];
     snprintf(name, sizeof name, "%s (pid %u)", h->program[0] ? h->program : "weft", h->pid);
-    EV_OPEN(c, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":");
+    CJ_OPEN(c, "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":");
     wv_jw_u64(&c->w, c->pid);
     WV_JW_LIT(&c->w, ",\"args\":{\"name\":");
     wv_jw_str(&c->w, name, strlen(name));
     WV_JW_LIT(&c->w, "}}");
-    EV_OPEN(c, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":");
+    CJ_OPEN(c, "{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":");
     wv_jw_u64(&c->w, c->pid);
     WV_JW_LIT(&c->w, ",\"args\":{\"sort_index\":0}}");
     for (uint32_t i = 0; i < wv_reader_thread_count(c->r); i++) {
@@ -370,6 +350,7 @@ static void metadata(chrome *c)
         if (t->registered || t->events)
             thread_metadata(c, i);
     }
+    wv_cj_rt_metadata(c);
 }
 
 static void dropped_by_thread(chrome *c)
@@ -385,7 +366,7 @@ static void dropped_by_thread(chrome *c)
             WV_JW_LIT(&c->w, ",");
         first = 0;
         WV_JW_LIT(&c->w, "\"");
-        wv_jw_u64(&c->w, jthread_at(c, i)->tid);
+        wv_jw_u64(&c->w, wv_cj_thread(c, i)->tid);
         WV_JW_LIT(&c->w, "\":");
         wv_jw_u64(&c->w, d);
     }
@@ -402,17 +383,17 @@ static void diagnostic(chrome *c, const wv_diag *d)
         text = "diagnostic kind unknown to this weft";
     }
     WV_JW_LIT(&c->w, "{");
-    put_key_str(c, "kind", kind);
+    wv_cj_key_str(c, "kind", kind);
     WV_JW_LIT(&c->w, ",\"name\":");
     if (d->name)
-        put_name(c, d->name);
+        wv_cj_name(c, d->name);
     else
         WV_JW_LIT(&c->w, "null");
     WV_JW_LIT(&c->w, ",");
-    put_key_str(c, "text", text);
+    wv_cj_key_str(c, "text", text);
     WV_JW_LIT(&c->w, ",\"tid\":");
-    wv_jw_u64(&c->w, jthread_at(c, d->thread)->tid);
-    put_ts(c, d->first_ns);
+    wv_jw_u64(&c->w, wv_cj_thread(c, d->thread)->tid);
+    wv_cj_ts(c, d->first_ns);
     WV_JW_LIT(&c->w, ",\"count\":");
     wv_jw_u64(&c->w, d->count);
     WV_JW_LIT(&c->w, "}");
@@ -425,31 +406,32 @@ static void other_data(chrome *c)
     char when[40];
     wv_format_utc(h->real0_ns, when);
     WV_JW_LIT(&c->w, "\n],\n\"displayTimeUnit\":\"ns\",\n\"otherData\":{");
-    put_key_str(c, "weft_version", h->weft_version);
+    wv_cj_key_str(c, "weft_version", h->weft_version);
     WV_JW_LIT(&c->w, ",");
-    put_key_u64(c, "format_version", h->version);
+    wv_cj_key_u64(c, "format_version", h->version);
     WV_JW_LIT(&c->w, ",");
-    put_key_str(c, "clock", wv_clock_name(h->clock));
+    wv_cj_key_str(c, "clock", wv_clock_name(h->clock));
     WV_JW_LIT(&c->w, ",");
-    put_key_str(c, "program", h->program);
+    wv_cj_key_str(c, "program", h->program);
     WV_JW_LIT(&c->w, ",");
-    put_key_u64(c, "pid", h->pid);
+    wv_cj_key_u64(c, "pid", h->pid);
     WV_JW_LIT(&c->w, ",");
-    put_key_str(c, "recorded_at", when);
+    wv_cj_key_str(c, "recorded_at", when);
     WV_JW_LIT(&c->w, ",\"complete\":");
     if (e->present && wv_reader_status(c->r) == WV_OK) {
         WV_JW_LIT(&c->w, "true,");
-        put_key_str(c, "end_reason", wv_end_reason_name(e->reason));
+        wv_cj_key_str(c, "end_reason", wv_end_reason_name(e->reason));
     } else {
         WV_JW_LIT(&c->w, "false,\"end_reason\":null");
     }
     WV_JW_LIT(&c->w, ",");
-    put_key_u64(c, "events", e->present ? e->events : wv_reader_progress(c->r).events);
+    wv_cj_key_u64(c, "events", e->present ? e->events : wv_reader_progress(c->r).events);
     WV_JW_LIT(&c->w, ",");
-    put_key_u64(c, "events_decoded", wv_reader_progress(c->r).events);
+    wv_cj_key_u64(c, "events_decoded", wv_reader_progress(c->r).events);
     WV_JW_LIT(&c->w, ",");
-    put_key_u64(c, "dropped_events", e->present ? e->dropped : wv_model_dropped_total(c->m));
+    wv_cj_key_u64(c, "dropped_events", e->present ? e->dropped : wv_model_dropped_total(c->m));
     dropped_by_thread(c);
+    wv_cj_rt_other_data(c);
     WV_JW_LIT(&c->w, ",\"diagnostics\":[");
     for (size_t i = 0; i < wv_model_diag_count(c->m); i++) {
         if (i)
@@ -459,7 +441,7 @@ static void other_data(chrome *c)
     WV_JW_LIT(&c->w, "]");
     if (wv_model_diag_unlisted(c->m)) {
         WV_JW_LIT(&c->w, ",");
-        put_key_u64(c, "diagnostics_unlisted", wv_model_diag_unlisted(c->m));
+        wv_cj_key_u64(c, "diagnostics_unlisted", wv_model_diag_unlisted(c->m));
     }
     WV_JW_LIT(&c->w, "}}\n");
 }
@@ -474,6 +456,7 @@ static void chrome_free(chrome *c)
     free(c->th);
     free(c->tids);
     wv_model_free(c->m);
+    wv_cj_rt_free(c);
 }
 
 int wv_chrome_write(wv_reader *r, FILE *out)
@@ -482,7 +465,7 @@ int wv_chrome_write(wv_reader *r, FILE *out)
     chrome c = {.r = r, .pid = wv_reader_header(r)->pid, .first = 1, .tid_cap = 64};
     c.tids = calloc(c.tid_cap, sizeof *c.tids);
     c.m = wv_model_new(&sink, &c);
-    if (!c.tids || !c.m || wv_jw_init(&c.w, out)) {
+    if (!c.tids || !c.m || wv_cj_rt_init(&c) || wv_jw_init(&c.w, out)) {
         chrome_free(&c);
         return -ENOMEM;
     }
@@ -492,6 +475,7 @@ int wv_chrome_write(wv_reader *r, FILE *out)
     while (!rc && !c.w.err && wv_reader_next(r, &ev))
         rc = wv_model_add(c.m, &ev);
     wv_model_finish(c.m);
+    wv_cj_rt_finish(&c, wv_model_end_ns(c.m));
     metadata(&c);
     other_data(&c);
     int err = wv_jw_close(&c.w);

@@ -56,7 +56,8 @@ static inline void wv_jw_raw(wv_jw *w, const char *s, size_t n)
     w->len += n;
 }
 
-#define WV_JW_LIT(w, lit) wv_jw_raw((w), (lit), sizeof(lit) - 1)
+/* `"" lit` only compiles for a string literal, so sizeof is its length. */
+#define WV_JW_LIT(w, lit) wv_jw_raw((w), "" lit, sizeof("" lit) - 1)
 
 /* Digit formatting into p; each returns the end. */
 char *wv_fmt_u64(char *p, uint64_t v);

@@ -352,8 +352,6 @@ void wv_server_free(wv_server *s)
 
 /* ---- the command ---------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { stop_requested = sig; }
 
 static const char serve_usage[] =
     "usage: weft serve [FILE|DIR]... [--addr HOST:PORT] [--auth USER:PASS] [--insecure]\n"
@@ -414,6 +412,17 @@ int wv_serve_main(int argc, char **argv)
             return 2;
         }
     }
+    /* SIGINT and SIGTERM are blocked before any thread exists, so every
+     * thread (civetweb's, the indexer, warm-ups) inherits the mask and the
+     * main thread alone takes them in sigwait(). With a handler and pause()
+     * instead, a signal delivered to another thread ran the handler there
+     * and left the main thread paused forever. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     wv_server *s = wv_server_new(&o, err);
     int status = 0;
     if (s) /* listen first, index after: the page loads while traces index */
@@ -427,9 +436,6 @@ int wv_serve_main(int argc, char **argv)
         wv_server_free(s);
         return 1;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    signal(SIGPIPE, SIG_IGN);
     const char *colon = strrchr(o.addr, ':');
     size_t n = wv_server_trace_count(s);
     printf("weft: serving %zu trace%s at http://%.*s:%d/\n", n, n == 1 ? "" : "s",
@@ -437,8 +443,9 @@ int wv_serve_main(int argc, char **argv)
     fflush(stdout);
     if (wv_server_index_pending(s))
         fprintf(stderr, "weft: serve: cannot start the indexing thread\n");
-    while (!stop_requested)
-        pause();
+    int sig;
+    while (sigwait(&stop_set, &sig))
+        ;
     wv_server_free(s);
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
  * stats.c - the `weft stats` summary. It runs the same model as `weft json`
  * (model.h) so both report the same diagnostics, and counts events by type
- * straight from the event table's names.
+ * straight from the event table's names. The runtime events go through
+ * blocking.h, whose profiles stats_rt.c prints.
  */
 #include "stats.h"
 
@@ -9,10 +10,13 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "blocking.h"
 #include "model.h"
 
 typedef struct stats {
     uint64_t by_code[WEFT_EV_LIMIT];
+    wv_blocking *blocking;
+    int oom;
 } stats;
 
 static void count_event(void *ctx, const wv_event *ev)
@@ -20,6 +24,8 @@ static void count_event(void *ctx, const wv_event *ev)
     stats *s = ctx;
     if (!ev->synthetic)
         s->by_code[ev->code]++;
+    if (wv_blocking_add(s->blocking, ev))
+        s->oom = 1;
 }
 
 static void print_threads(wv_reader *r, const wv_model *m, FILE *out)
@@ -107,12 +113,19 @@ int wv_stats_print(wv_reader *r, FILE *out)
     static const wv_model_sink sink = {.event = count_event};
     stats s;
     memset(&s, 0, sizeof s);
-    wv_model *m = wv_model_new(&sink, &s);
-    if (!m)
+    s.blocking = wv_blocking_new(r);
+    wv_model *m = s.blocking ? wv_model_new(&sink, &s) : NULL;
+    if (!m) {
+        wv_blocking_free(s.blocking);
         return -ENOMEM;
+    }
     int rc = wv_model_run(m, r);
+    wv_blocking_finish(s.blocking, wv_model_end_ns(m));
     print_summary(r, m, &s, out);
+    if (wv_stats_rt_print(s.blocking, r, out) || s.oom)
+        rc = -ENOMEM;
     wv_model_free(m);
+    wv_blocking_free(s.blocking);
     if (fflush(out) || ferror(out))
         return errno ? errno : EIO;
     return rc;

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +158,28 @@ int tu_run(char *const argv[], char *const env[], char **out)
     else
         free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int tu_self_mappings(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64_t offset, const char *path),
+                     void *ctx)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        uint64_t start, end, off;
+        char perms[8];
+        int path_at = 0;
+        if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s %n", &start, &end, perms, &off,
+                   &path_at) < 4 ||
+            perms[2] != 'x' || !path_at || line[path_at] != '/')
+            continue;
+        line[strcspn(line, "\n")] = 0;
+        fn(ctx, start, end, off, line + path_at);
+        n++;
+    }
+    fclose(f);
+    return n;
 }

@@ -55,4 +55,20 @@ char *tu_env(const char *k, const char *v);
  * the exit status (or 128+signal), with stdout+stderr in *out (malloc'd). */
 int tu_run(char *const argv[], char *const env[], char **out);
 
+/* Calls fn for each executable file mapping of this process, as the
+ * recorder's MODULE records list them. @return how many. */
+int tu_self_mappings(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64_t offset, const char *path),
+                     void *ctx);
+
+/* xorshift64: a reproducible stream of pseudo-random numbers from *state
+ * (non-zero). */
+static inline uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
 #endif

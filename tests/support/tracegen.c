@@ -145,6 +145,18 @@ void tg_clock(tg *g, uint64_t raw_ticks, uint64_t mono_ns, uint64_t real_ns)
     free(b.p);
 }
 
+void tg_module(tg *g, uint64_t start, uint64_t end, uint64_t offset, const char *path)
+{
+    buf b = {0};
+    put_uv(&b, start);
+    put_uv(&b, end);
+    put_uv(&b, offset);
+    put_uv(&b, strlen(path));
+    put(&b, path, strlen(path));
+    tg_record(g, WEFT_REC_MODULE, b.p, b.len);
+    free(b.p);
+}
+
 void tg_end_thread(tg *g, uint64_t index, uint64_t events, uint64_t dropped)
 {
     put_uv(&g->end_per, index);
@@ -252,14 +264,21 @@ static void encode(tg *g, uint64_t ticks, unsigned code, const uint64_t *a, cons
 
 void tg_ev(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-    uint64_t a[3] = {a0, a1, a2};
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, a2, 0, 0};
+    encode(g, ticks, code, a, NULL, 0);
+}
+
+void tg_ev5(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+            uint64_t a4)
+{
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, a2, a3, a4};
     encode(g, ticks, code, a, NULL, 0);
 }
 
 void tg_ev_b(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, const void *bytes,
              size_t n)
 {
-    uint64_t a[3] = {a0, a1, 0};
+    uint64_t a[WEFT_MAX_ARGS] = {a0, a1, 0, 0, 0};
     encode(g, ticks, code, a, bytes, n);
 }
 

@@ -6,6 +6,10 @@
  * the record stream in LZ4 frames (linked 64 KiB blocks, block and content
  * checksums) as the recorder does.
  *
+ * Runtime events are written like any other: tg_ev() takes the first three
+ * arguments, tg_ev5() all five (LOCK_WAIT, IO, SCHEDSTAT, ALLOC_PAUSE). The
+ * system stream is thread index 0 with opts.sched_source set.
+ *
  * Records go into the current frame; tg_frame() closes it, so a test decides
  * where frames break. Times are absolute quantized ticks; the builder turns
  * them into deltas per thread.
@@ -48,6 +52,8 @@ void tg_end_thread(tg *g, uint64_t index, uint64_t events, uint64_t dropped);
 /* END with the tg_end_thread() entries given so far. */
 void tg_end(tg *g, uint64_t reason, uint64_t events, uint64_t dropped, uint64_t memory);
 void tg_record(tg *g, unsigned kind, const void *body, size_t n);
+/* MODULE: an executable mapping [start, end) of `path` at file offset `offset`. */
+void tg_module(tg *g, uint64_t start, uint64_t end, uint64_t offset, const char *path);
 
 /* Batches. tg_batch() continues the thread's chunk with the next seq;
  * tg_batch_chunk() starts a new chunk (offset 0: give TIME_BASE first);
@@ -64,6 +70,8 @@ void tg_batch_end_count(tg *g, uint64_t count);
  * plain, the builder delta-codes them like the recorder), bytes for the
  * B argument. TIME_BASE takes its ticks from `ticks`. */
 void tg_ev(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2);
+void tg_ev5(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+            uint64_t a4);
 void tg_ev_b(tg *g, uint64_t ticks, unsigned code, uint64_t a0, uint64_t a1, const void *bytes,
              size_t n);
 /* The raw bytes of an event (for malformed input). */
