@@ -6,9 +6,8 @@
  * recorded threads that are either idle (blocked, no switches) or sleeping
  * 1 ms in a loop (about 2000 switch records a second each), it prints:
  *
- *   - the sampler thread's own CPU time per 1 ms period (its schedstat run
- *     time over the measured window, divided by the periods in it) and as %
- *     of one CPU, beside the same run's floor: a bare thread that only wakes
+ *   - the sampler thread's own CPU time per millisecond of recording (one
+ *     period at the default WEFT_SAMPLE_US) and as % of one CPU, beside the same run's floor: a bare thread that only wakes
  *     every 1 ms the same way, measured the same way (a timer wake-up is not
  *     free on a VM). Timeslices are not a period count: a preempted period
  *     takes two;
@@ -301,11 +300,13 @@ int main(int argc, char **argv)
     bench_others others;
     bench_others_start(&others);
     sem_init(&never, 0, 0);
-    printf("weft-sampler-bench: medians of %d runs of %.2f s, sampler period 1 ms\n", O.runs,
-           O.seconds);
-    printf("floor: CPU per wake-up of a bare thread waking every 1 ms, in the same runs\n");
-    printf("%-9s %-7s %5s | %14s %10s %11s | %11s %13s\n", "source", "threads", "state",
-           "sampler/period", "floor", "sampler CPU", "process CPU", "idle baseline");
+    const char *period = getenv("WEFT_SAMPLE_US");
+    printf("weft-sampler-bench: medians of %d runs of %.2f s, sampler period %s us\n", O.runs,
+           O.seconds, period && *period ? period : "1000 (default)");
+    printf("sampler/ms: the sampler's CPU per ms of recording; floor: CPU per wake-up of a bare\n"
+           "thread waking every 1 ms, in the same runs; process CPU beside the idle baseline\n");
+    printf("%-9s %-7s %5s | %11s %10s %11s | %11s %13s\n", "source", "threads", "state",
+           "sampler/ms", "floor", "sampler CPU", "process CPU", "idle baseline");
     int failed = 0;
     for (int si = 0; si < 2; si++)
         for (int ci = 0; ci < 4; ci++)
@@ -319,7 +320,7 @@ int main(int argc, char **argv)
                     failed = 1;
                     continue;
                 }
-                printf("%-9s %-7d %5s | %11.1f us %7.1f us %10.2f%% | %10.2f%% %12.2f%%\n",
+                printf("%-9s %-7d %5s | %8.1f us %7.1f us %10.2f%% | %10.2f%% %12.2f%%\n",
                        sources[si], n, sleeping ? "sleep" : "idle", m.sampler_ns / 1e3,
                        m.floor_ns / 1e3, m.sampler_pct, m.rec_pct, m.idle_pct);
                 fflush(stdout);
