@@ -11,14 +11,16 @@
  *   window query  /window at 1920 px over random pans and zooms (full range
  *                 to 1 us), p50/p99 server side (the handler, in process),
  *                 beside a scan of every slice in the same windows (no LOD);
- *                 and over HTTP to the child server (client side)
+ *                 and over HTTP to the child server (client side); for a
+ *                 trace with runtime events, beside the same windows with
+ *                 the runtime rows hidden
  *   memory        index bytes per event and the server's RSS, beside the
  *                 .weft file size and the size of the trace's Chrome JSON
  *
  * Usage: weft-serve-bench [--trace FILE] [--events N] [--threads T]
- *                         [--seconds S] [--windows N] [--quick]
+ *                         [--seconds S] [--windows N] [--quick] [--rt]
  * Without --trace it writes a synthetic trace with weft_gentrace (10 M
- * events, 4 threads, 5 s by default). Speed is never asserted: the figures
+ * events, 4 threads, 5 s by default; --rt: with runtime events). Speed is never asserted: the figures
  * are printed for a person to judge, on a machine they know.
  */
 #define _GNU_SOURCE
@@ -240,10 +242,13 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 1 << 20); /* as `weft serve` does */
     const char *trace = NULL, *events = "10000000", *threads = "4", *seconds = "5";
     int nwin = 200, quick = 0;
+    const char *with_rt = "";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--quick"))
             quick = 1, events = "1000000";
+        else if (!strcmp(a, "--rt"))
+            with_rt = "rt";
         else if (v && !strcmp(a, "--trace"))
             trace = argv[++i];
         else if (v && !strcmp(a, "--events"))
@@ -256,7 +261,7 @@ int main(int argc, char **argv)
             nwin = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 200;
         else {
             fprintf(stderr, "usage: weft-serve-bench [--trace FILE] [--events N] [--threads T] "
-                            "[--seconds S] [--windows N] [--quick]\n");
+                            "[--seconds S] [--windows N] [--quick] [--rt]\n");
             return 2;
         }
     }
@@ -267,8 +272,8 @@ int main(int argc, char **argv)
             return 1;
         close(fd);
         char cmd[1024];
-        snprintf(cmd, sizeof cmd, "'%s' '%s' %s %s %s >/dev/null", WEFT_SERVE_BENCH_GENTRACE, tmp,
-                 events, threads, seconds);
+        snprintf(cmd, sizeof cmd, "'%s' '%s' %s %s %s %s >/dev/null", WEFT_SERVE_BENCH_GENTRACE, tmp,
+                 events, threads, seconds, with_rt);
         if (system(cmd)) {
             fprintf(stderr, "weft-serve-bench: %s failed\n", cmd);
             return 1;
@@ -319,6 +324,20 @@ int main(int argc, char **argv)
         bytes += b;
         if (i == 0)
             full_q = lat[0], full_scan = scan[0], full_bytes = b;
+    }
+    /* the same windows without the runtime rows (state, CPU, wait and pause
+     * rows hidden from the handler), when the trace has them */
+    double *bare = malloc((size_t)nwin * sizeof *bare), full_bare = 0;
+    uint64_t bare_bytes = 0, full_bare_bytes = 0;
+    struct wv_rt_index *rt = x->rt;
+    for (int i = 0; rt && i < nwin; i++) {
+        uint64_t b = 0;
+        x->rt = NULL;
+        bare[i] = window_query(&tr, wins[i], &b);
+        x->rt = rt;
+        bare_bytes += b;
+        if (i == 0)
+            full_bare = bare[0], full_bare_bytes = b;
     }
     double p50 = pct(lat, nwin, 50), p99 = pct(lat, nwin, 99), mx = lat[nwin - 1];
     double s50 = pct(scan, nwin, 50), s99 = pct(scan, nwin, 99);
@@ -371,6 +390,17 @@ int main(int argc, char **argv)
            full_scan * 1e3, (double)full_bytes / 1024.0);
     printf("%-34s %11.3f ms  over %d windows, mean answer %.0f KiB\n", "window: max (server)", mx * 1e3, nwin,
            (double)bytes / nwin / 1024.0);
+    if (rt) {
+        printf("%-34s %11.3f ms  %.3f ms the same windows without the runtime rows\n",
+               "window with runtime rows: p50", p50 * 1e3, pct(bare, nwin, 50) * 1e3);
+        printf("%-34s %11.3f ms  %.3f ms without\n", "window with runtime rows: p99", p99 * 1e3,
+               pct(bare, nwin, 99) * 1e3);
+        printf("%-34s %11.3f ms  %.3f ms without; answer %.0f KiB, %.0f KiB without\n",
+               "window with runtime rows: full", full_q * 1e3, full_bare * 1e3, (double)full_bytes / 1024.0,
+               (double)full_bare_bytes / 1024.0);
+        printf("%-34s %11.0f KiB %.0f KiB without\n", "window with runtime rows: mean", (double)bytes / nwin / 1024.0,
+               (double)bare_bytes / nwin / 1024.0);
+    }
     if (nhttp)
         printf("%-34s %11.3f ms  p99 %.3f ms (HTTP/1.0, client side, JSON included)\n",
                "window p50 over HTTP", pct(http, nhttp, 50) * 1e3, pct(http, nhttp, 99) * 1e3);
@@ -389,6 +419,7 @@ int main(int argc, char **argv)
     free(wins);
     free(lat);
     free(scan);
+    free(bare);
     free(http);
     wv_index_free(x);
     return seen == 42 ? 3 : 0; /* `seen` keeps the scan from being optimised away */

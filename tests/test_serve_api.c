@@ -64,7 +64,8 @@ static const char *expected_summary =
     "{\"id\":\"t1\",\"name\":\"%s\",\"program\":\"demo\",\"pid\":4242,"
     "\"recorded_at\":\"2023-11-14T22:13:20.000000000Z\",\"clock\":\"monotonic\",\"start_ns\":0,"
     "\"end_ns\":5500,\"end_reason\":\"STOP\",\"events\":13,\"dropped\":2,\"complete\":true,"
-    "\"status\":\"ok\",\"message\":\"\",\"threads\":["
+    "\"status\":\"ok\",\"message\":\"\",\"sched_source\":null,\"sched_source_text\":\"not recorded\","
+    "\"threads\":["
     "{\"thread\":0,\"tid\":101,\"name\":\"main\",\"max_depth\":1,\"events\":6,\"dropped\":0,\"sort\":0},"
     "{\"thread\":1,\"tid\":102,\"name\":\"worker\",\"max_depth\":1,\"events\":7,\"dropped\":2,\"sort\":1}],"
     "\"counters\":[{\"name\":\"queue\",\"min\":3,\"max\":9,\"samples\":2}],"
@@ -72,7 +73,8 @@ static const char *expected_summary =
     "\"region_types\":[{\"type\":\"parse\",\"count\":1},{\"type\":\"work\",\"count\":1}],"
     "\"log_categories\":[{\"category\":\"audit\",\"count\":1}],\"diagnostics\":[],"
     "\"has\":{\"tasks\":true,\"regions\":true,\"logs\":true,\"counters\":true,\"thread_states\":false,"
-    "\"cpus\":false,\"locks\":false,\"io\":false,\"gc\":false}}\n";
+    "\"cpus\":false,\"locks\":false,\"io\":false,\"gc\":false,\"allocator\":false,\"pauses\":false,"
+    "\"heap\":false,\"uv\":false,\"sched_latency\":false,\"schedstat\":false,\"blocking\":false}}\n";
 
 static const char *expected_window =
     "{\"start\":0,\"end\":6000,\"px\":6,\"ns_per_px\":1000,\"threads\":[\n"

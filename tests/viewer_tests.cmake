@@ -11,6 +11,10 @@ add_dependencies(test_cli weft_cli)
 # (weft_gentrace OUT [EVENTS [THREADS]]).
 add_executable(weft_gentrace support/gentrace.c)
 target_link_libraries(weft_gentrace PRIVATE weft_testsupport)
+# Not a test either: writes the runtime scenario of support/rttrace.h for the
+# browser tests (weft_rttrace OUT).
+add_executable(weft_rttrace support/rttrace_cli.c)
+target_link_libraries(weft_rttrace PRIVATE weft_testsupport)
 
 # The runtime model and its arithmetic (issue 3).
 weft_add_test(mmu SOURCES test_mmu.c LIBS weftview m)

@@ -200,7 +200,8 @@ static void on_pause(void *ctx, const wv_pause *p)
     wv_blocking *b = ctx;
     if (wv_dist_add(p->kind == WV_PAUSE_GC ? &b->gc : &b->alloc, p->end_ns - p->start_ns))
         b->oom = 1;
-    wv_mmu_add(b->mmu, p->start_ns, p->end_ns);
+    if (b->mmu)
+        wv_mmu_add(b->mmu, p->start_ns, p->end_ns);
 }
 
 static void on_schedstat(void *ctx, const wv_schedstat *s)
@@ -222,10 +223,15 @@ static void on_lost(void *ctx, uint32_t thread, uint64_t count, int64_t ns)
 
 /* ---- driving ---------------------------------------------------------------------- */
 
+static const wv_rt_sink sink = {.latency = on_latency, .lock_wait = on_lock_wait, .io = on_io,
+                                .pause = on_pause, .schedstat = on_schedstat, .lost = on_lost};
+
+const wv_rt_sink *wv_blocking_sink(void) { return &sink; }
+
+wv_blocking *wv_blocking_new_fed(void) { return calloc(1, sizeof(wv_blocking)); }
+
 wv_blocking *wv_blocking_new(wv_reader *r)
 {
-    static const wv_rt_sink sink = {.latency = on_latency, .lock_wait = on_lock_wait, .io = on_io,
-                                    .pause = on_pause, .schedstat = on_schedstat, .lost = on_lost};
     wv_blocking *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
@@ -278,8 +284,10 @@ static size_t sorted(const rows *t, wv_site_row **out)
 
 void wv_blocking_finish(wv_blocking *b, int64_t end_ns)
 {
-    wv_rt_finish(b->rt, end_ns);
-    wv_mmu_finish(b->mmu, end_ns);
+    if (b->rt) {
+        wv_rt_finish(b->rt, end_ns);
+        wv_mmu_finish(b->mmu, end_ns);
+    }
     b->nsorted_locks = sorted(&b->locks, &b->sorted_locks);
     b->nsorted_ios = sorted(&b->ios, &b->sorted_ios);
 }
@@ -299,6 +307,7 @@ size_t wv_blocking_io_sites(const wv_blocking *b, const wv_site_row **out)
 }
 
 uint64_t wv_blocking_unlisted(const wv_blocking *b) { return b->unlisted; }
+int wv_blocking_failed(const wv_blocking *b) { return b->oom; }
 
 wv_dist *wv_blocking_latency(wv_blocking *b, uint32_t index)
 {
@@ -307,8 +316,8 @@ wv_dist *wv_blocking_latency(wv_blocking *b, uint32_t index)
 
 wv_dist *wv_blocking_pauses(wv_blocking *b, int kind) { return kind == WV_PAUSE_GC ? &b->gc : &b->alloc; }
 int64_t wv_blocking_mmu_window(size_t i) { return i < WV_BLOCKING_MMU_WINDOWS ? windows[i] : 0; }
-double wv_blocking_mmu(const wv_blocking *b, size_t i) { return wv_mmu_value(b->mmu, i); }
-int wv_blocking_mmu_approximate(const wv_blocking *b) { return wv_mmu_approximate(b->mmu); }
+double wv_blocking_mmu(const wv_blocking *b, size_t i) { return b->mmu ? wv_mmu_value(b->mmu, i) : 1.0; }
+int wv_blocking_mmu_approximate(const wv_blocking *b) { return b->mmu ? wv_mmu_approximate(b->mmu) : 0; }
 
 const wv_schedstat *wv_blocking_schedstat(const wv_blocking *b, uint32_t index)
 {
@@ -321,7 +330,11 @@ uint64_t wv_blocking_lost(const wv_blocking *b, uint32_t index)
 }
 
 uint32_t wv_blocking_threads(const wv_blocking *b) { return b->nth; }
-const wv_rt_totals *wv_blocking_totals(const wv_blocking *b) { return wv_rt_get_totals(b->rt); }
+const wv_rt_totals *wv_blocking_totals(const wv_blocking *b)
+{
+    static const wv_rt_totals none;
+    return b->rt ? wv_rt_get_totals(b->rt) : &none;
+}
 
 void wv_blocking_free(wv_blocking *b)
 {

@@ -39,6 +39,19 @@ typedef struct wv_blocking wv_blocking;
 
 /* @return NULL when out of memory. */
 wv_blocking *wv_blocking_new(wv_reader *r);
+/* Tables fed by a runtime model the caller runs, for a caller that needs
+ * the model's output for more than these profiles (`weft serve` runs one
+ * model for its index and these tables): the model gets wv_blocking_sink()
+ * with the wv_blocking as its ctx, and wv_blocking_add() is not used. Such
+ * tables have no MMU tracker (wv_blocking_mmu() is 1: the caller keeps the
+ * pauses and measures what windows it wants with mmu.h) and their
+ * wv_blocking_totals() are zero (they are the caller's model's).
+ * @return NULL when out of memory. */
+wv_blocking *wv_blocking_new_fed(void);
+const wv_rt_sink *wv_blocking_sink(void);
+/* Fed tables: 1 if memory ran out while feeding them (a wait, a sample or a
+ * pause may be missing). */
+int wv_blocking_failed(const wv_blocking *b);
 /* @return 0 or -ENOMEM. */
 int wv_blocking_add(wv_blocking *b, const wv_event *ev);
 /* The trace ended at end_ns (its last event); sorts the rows. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "serve_json.h"
+#include "serve_rt.h"
 #include "vocab.h"
 
 /* ---- parameters ----------------------------------------------------------- */
@@ -246,6 +247,7 @@ static void put_threads(const wv_index *x, wv_jw *w)
         wv_jw_u64(w, t->dropped);
         WV_JNK(w, "sort");
         wv_jw_u64(w, i);
+        wv_rt_put_thread_flags(x, t->thread, w);
         WV_JW_LIT(w, "}");
     }
     WV_JW_LIT(w, "]");
@@ -349,6 +351,7 @@ int wv_api_summary(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
     else
         WV_JW_LIT(w, "null");
     put_status(t, w);
+    wv_rt_put_summary(x, w);
     put_threads(x, w);
     WV_JNK(w, "counters");
     WV_JW_LIT(w, "[");
@@ -379,7 +382,7 @@ int wv_api_summary(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
     wv_jw_bool(w, x->nlogs > 0);
     WV_JNK(w, "counters");
     wv_jw_bool(w, x->ncounters > 0);
-    /* the recorder has no scheduler, CPU, lock, I/O or GC events (yet) */
-    WV_JW_LIT(w, ",\"thread_states\":false,\"cpus\":false,\"locks\":false,\"io\":false,\"gc\":false}}\n");
+    wv_rt_put_has(x, w);
+    WV_JW_LIT(w, "}}\n");
     return 200;
 }

@@ -10,6 +10,16 @@
  * a ring of FEED_RING batches passes them to the caller's thread, which runs
  * the model. The reader is used by one thread at a time, as reader.h asks:
  * the feeding thread until it is joined, the caller after.
+ *
+ * A tap (the runtime model of serve_rt.c) has two halves. `read` runs on
+ * the reading thread, on each event as soon as it is read: the runtime
+ * model asks the reader to convert a wait's start to ns and which threads
+ * exist, which only the thread using the reader may do, and asking right
+ * after the event gives the answers `weft stats` gets. What it derives it
+ * writes to the batch's output; `take` gets that output on the model's
+ * thread, batch by batch in order, and files it into the index. Filing
+ * means writes to large fresh arrays, slow cache misses that would make
+ * the reading thread the slower of the two.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,10 +37,12 @@ typedef struct batch {
     size_t n;
     uint8_t *data; /* the events' bytes; ev[i].data holds an offset here */
     size_t data_len, data_cap;
+    wv_feed_out out; /* the tap's output for these events */
 } batch;
 
 typedef struct feed {
     wv_reader *r;
+    const wv_feed_tap *tap;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     batch *b;
@@ -38,11 +50,29 @@ typedef struct feed {
     int done, stop, oom;
 } feed;
 
+void *wv_feed_reserve(wv_feed_out *o, size_t n)
+{
+    size_t at = (o->len + 7) & ~(size_t)7;
+    if (at + n > o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 1 << 16;
+        while (cap < at + n)
+            cap *= 2;
+        uint8_t *d = realloc(o->data, cap);
+        if (!d)
+            return NULL;
+        o->data = d, o->cap = cap;
+    }
+    o->len = at + n;
+    return o->data + at;
+}
+
 static int fill(feed *f, batch *b)
 {
-    b->n = b->data_len = 0;
+    b->n = b->data_len = b->out.len = 0;
     while (b->n < FEED_EVENTS && wv_reader_next(f->r, &b->ev[b->n])) {
         wv_event *e = &b->ev[b->n++];
+        if (f->tap && f->tap->read(f->tap->ctx, e, &b->out))
+            return -ENOMEM;
         if (!e->data_len)
             continue;
         if (b->data_len + e->data_len > b->data_cap) {
@@ -85,18 +115,36 @@ static void *reader_main(void *p)
     }
 }
 
-int wv_feed_model(wv_model *m, wv_reader *r)
+/* Without a second thread: the same work, one event at a time. */
+static int feed_here(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
 {
-    feed f = {.r = r};
+    wv_event ev;
+    wv_feed_out out = {0};
+    int rc = 0;
+    while (!rc && wv_reader_next(r, &ev)) {
+        out.len = 0;
+        if (tap && !(rc = tap->read(tap->ctx, &ev, &out)))
+            rc = tap->take(tap->ctx, out.data, out.len);
+        if (!rc)
+            rc = wv_model_add(m, &ev);
+    }
+    wv_model_finish(m);
+    free(out.data);
+    return rc;
+}
+
+int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
+{
+    feed f = {.r = r, .tap = tap};
     f.b = calloc(FEED_RING, sizeof *f.b);
     pthread_t t;
     if (!f.b) /* without the ring, feed on this thread */
-        return wv_model_run(m, r);
+        return feed_here(m, r, tap);
     pthread_mutex_init(&f.mu, NULL);
     pthread_cond_init(&f.cv, NULL);
     if (pthread_create(&t, NULL, reader_main, &f)) {
         free(f.b);
-        return wv_model_run(m, r);
+        return feed_here(m, r, tap);
     }
     int rc = 0;
     for (;;) {
@@ -108,6 +156,8 @@ int wv_feed_model(wv_model *m, wv_reader *r)
         if (!have)
             break;
         batch *b = &f.b[f.taken % FEED_RING];
+        if (tap && b->out.len)
+            rc = tap->take(tap->ctx, b->out.data, b->out.len);
         for (size_t i = 0; i < b->n && !rc; i++) {
             wv_event *e = &b->ev[i];
             if (e->data_len)
@@ -125,7 +175,7 @@ int wv_feed_model(wv_model *m, wv_reader *r)
     pthread_join(t, NULL);
     wv_model_finish(m);
     for (int i = 0; i < FEED_RING; i++)
-        free(f.b[i].data);
+        free(f.b[i].data), free(f.b[i].out.data);
     free(f.b);
     pthread_mutex_destroy(&f.mu);
     pthread_cond_destroy(&f.cv);

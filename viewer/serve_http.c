@@ -294,7 +294,8 @@ static const struct {
 } routes[] = {
     {"summary", wv_api_summary}, {"window", wv_api_window},     {"slice", wv_api_slice},
     {"logs", wv_api_logs},       {"search", wv_api_search},     {"aggregate", wv_api_aggregate},
-    {"tasks", wv_api_tasks},     {"regions", wv_api_regions},
+    {"tasks", wv_api_tasks},     {"regions", wv_api_regions},   {"wait", wv_api_wait},
+    {"blocking", wv_api_blocking},
 };
 
 static wv_trace *find_trace(wv_server *s, const char *id, size_t len)

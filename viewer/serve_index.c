@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "serve_rt.h"
 
 typedef struct builder {
     wv_index *x;
@@ -393,14 +394,21 @@ wv_index *wv_index_load(wv_reader *r)
     wv_index *x = calloc(1, sizeof *x);
     builder b = {.x = x, .r = r};
     wv_model *m = x ? wv_model_new(&sink, &b) : NULL;
-    if (!m) {
+    wv_rt_build *rb = m ? wv_rt_build_new(r) : NULL;
+    if (!rb) {
+        wv_model_free(m);
         free(x);
         return NULL;
     }
     pthread_mutex_init(&x->lazy_lock, NULL);
-    int rc = wv_feed_model(m, r);
+    int rc = wv_feed_model(m, r, wv_rt_build_tap(rb));
     copy_facts(&b, m);
-    if (rc || b.oom || copy_strings(&b) || copy_threads(&b, m) || number_rows(&b) || link_lists(x)) {
+    see_str(&b, wv_rt_build_finish(rb, wv_model_end_ns(m)));
+    if (rc || b.oom || copy_strings(&b) || copy_threads(&b, m) || wv_rt_rows_start(rb, x->thread_limit) ||
+        number_rows(&b) || link_lists(x)) {
+        b.oom = 1;
+        wv_rt_build_free(rb);
+    } else if (wv_rt_index_take(x, rb, r)) { /* frees rb */
         b.oom = 1;
     }
     for (uint32_t t = 0; t < b.ntrow; t++) {
@@ -447,6 +455,7 @@ void wv_index_free(wv_index *x)
         for (int k = 0; k < WV_LOD_LEVELS; k++)
             free(x->counters[i].mm[k]);
     }
+    wv_rt_index_free(x->rt);
     latency_free(&x->task_lat);
     latency_free(&x->region_lat);
     free(x->logs_by_task);
@@ -485,5 +494,5 @@ uint64_t wv_index_bytes(const wv_index *x)
     n += x->tasks_cap * sizeof(wv_itask) + x->by_id.cap * sizeof(wv_task_slot) + (x->ntasks / 64 + 1) * 8;
     n += x->logs_cap * sizeof(wv_ilog) + x->log_text_cap + x->flows_cap * sizeof(wv_iflow);
     n += x->thread_limit * 4ull + x->ndiags * sizeof(wv_idiag);
-    return n;
+    return n + wv_rt_index_bytes(x->rt);
 }

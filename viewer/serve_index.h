@@ -17,6 +17,9 @@
  *             lists; counters as (t, v) arrays with a min/max pyramid; flows
  *             in the order the hops happen.
  *
+ * Runtime events (thread states, CPUs, waits, pauses) have an index of
+ * their own, built in the same pass (serve_rt.h).
+ *
  * Memory is proportional to the events (about 20-40 bytes per event, see
  * wv_index_bytes()), never to the size of the trace's JSON. After
  * wv_index_load() returns, an index is read-only, except for the lazily
@@ -132,6 +135,8 @@ typedef struct wv_latency {
     size_t ntypes;
 } wv_latency;
 
+struct wv_rt_index;
+
 typedef struct wv_index {
     /* recording facts */
     weft_header hdr;
@@ -175,6 +180,8 @@ typedef struct wv_index {
     wv_idiag *diags;
     size_t ndiags;
     uint64_t diag_unlisted;
+
+    struct wv_rt_index *rt;   /* runtime events (serve_rt.h); NULL: the trace has none */
 
     pthread_mutex_t lazy_lock;
     wv_latency task_lat, region_lat;
@@ -239,9 +246,31 @@ uint32_t wv_taskmap_get(const wv_taskmap *m, uint64_t id);
 void wv_taskmap_del(wv_taskmap *m, uint64_t id);
 void wv_taskmap_free(wv_taskmap *m);
 
-/* As wv_model_run(), with the reader on a second thread (serve_feed.c). */
+/* What a feed tap hands from the reading thread to the model's thread. */
+typedef struct wv_feed_out {
+    uint8_t *data;
+    size_t len, cap;
+} wv_feed_out;
+
+/* Room for n more bytes at the next multiple of 8 of the output (malloc'd,
+ * so 8-aligned), to be filled by the caller. @return it, or NULL when out
+ * of memory. */
+void *wv_feed_reserve(wv_feed_out *o, size_t n);
+
+/* A second consumer of the events, split across the two threads (see
+ * serve_feed.c). Both return 0 or -ENOMEM. */
+typedef struct wv_feed_tap {
+    /* On the reading thread, each event right after it is read. */
+    int (*read)(void *ctx, const wv_event *ev, wv_feed_out *out);
+    /* On the model's thread, the output of each batch of events, in order. */
+    int (*take)(void *ctx, const uint8_t *data, size_t len);
+    void *ctx;
+} wv_feed_tap;
+
+/* As wv_model_run(), with the reader on a second thread (serve_feed.c) and
+ * an optional tap (NULL: none). */
 struct wv_model;
-int wv_feed_model(struct wv_model *m, wv_reader *r);
+int wv_feed_model(struct wv_model *m, wv_reader *r, const wv_feed_tap *tap);
 
 /* Pyramid construction (serve_lod.c), called by wv_index_load(). @return 0 or -ENOMEM. */
 int wv_lod_build_row(wv_row *r);

@@ -9,6 +9,7 @@
  * n entries costs O(16 log16 n) whatever n is - a block merging a million
  * slices is named as fast as one merging a hundred.
  *
+ * State rows (serve_rt.h) get a pyramid of their own: the time per state.
  * The lookups of a thread and of a slice by its global index live here too.
  *
  * The dominant name of a group is taken from its children's dominant names
@@ -18,8 +19,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "serve_index.h"
+#include "serve_rt.h"
 
 #define F WV_LOD_FANOUT
 #define TALLY 32
@@ -120,6 +122,59 @@ uint32_t wv_row_dominant(const wv_row *r, size_t a, size_t b)
     dom_ctx c = {r, {.n = 0}};
     lod_walk(a, b, r->nlod, dom_visit, &c);
     return tally_best(&c.t).name;
+}
+
+/* ---- state rows ----------------------------------------------------------- */
+
+/* Unlike names, time per state adds up exactly: a group's sums are the sums
+ * of its children's, so a block of any size gets its exact split. */
+int wv_lod_build_states(wv_state_row *sr)
+{
+    const wv_row *r = &sr->row;
+    const unsigned C = WV_STATE_CODES;
+    size_t below = r->n;
+    for (int k = 0; k < WV_LOD_LEVELS && below >= F; k++) {
+        size_t n = (below + F - 1) / F;
+        int64_t *lv = calloc(n * C, sizeof *lv);
+        if (!lv)
+            return -ENOMEM;
+        for (size_t i = 0; i < below; i++) {
+            int64_t *to = &lv[(i / F) * C];
+            if (k == 0)
+                to[r->sl[i].name < C ? r->sl[i].name : C - 1] += r->sl[i].d;
+            else
+                for (unsigned c = 0; c < C; c++)
+                    to[c] += sr->sums[k - 1][i * C + c];
+        }
+        sr->sums[k] = lv;
+        sr->nsums[k] = n;
+        below = n;
+    }
+    return 0;
+}
+
+typedef struct sum_ctx {
+    const wv_state_row *r;
+    int64_t *out;
+} sum_ctx;
+
+static void sum_visit(void *ctx, int level, size_t i)
+{
+    sum_ctx *c = ctx;
+    if (level < 0) {
+        const wv_slice *s = &c->r->row.sl[i];
+        c->out[s->name < WV_STATE_CODES ? s->name : WV_STATE_CODES - 1] += s->d;
+        return;
+    }
+    for (unsigned k = 0; k < WV_STATE_CODES; k++)
+        c->out[k] += c->r->sums[level][i * WV_STATE_CODES + k];
+}
+
+void wv_state_sums(const wv_state_row *r, size_t a, size_t b, int64_t out[WV_STATE_CODES])
+{
+    sum_ctx c = {r, out};
+    memset(out, 0, WV_STATE_CODES * sizeof *out);
+    lod_walk(a, b, r->nsums, sum_visit, &c);
 }
 
 /* ---- counters ------------------------------------------------------------- */

@@ -46,17 +46,16 @@ static void put_range(win *c, const wv_row *r, size_t a, size_t b)
         (__int128)(end - prev->s) * c->px <= (__int128)WV_WINDOW_BLOCK_PX * c->span) {
         prev->d = end - prev->s;
         prev->count += b - a;
-        prev->name = wv_row_dominant(r, c->run_start, b);
         c->run_end = b;
         return;
     }
     if (b - a == 1)
         return put_slice(c, r, a);
-    put_block(c, (block){f->s, end - f->s, b - a, r->depth, wv_row_dominant(r, a, b)});
+    put_block(c, (block){f->s, end - f->s, b - a, a, r->depth, WV_BLOCK_UNNAMED});
     c->run_row = r, c->run_start = a, c->run_end = b;
 }
 
-static void walk_row(win *c, const wv_row *r)
+void wv_window_walk(win *c, const wv_row *r)
 {
     size_t p = wv_row_first_after(r, c->start);
     while (p < r->n && r->sl[p].s < c->end) {
@@ -102,7 +101,7 @@ static void walk_row_filtered(win *c, const wv_row *r)
             continue;
         }
         if (!cur.count) {
-            cur = (block){s->s, 0, 0, r->depth, s->name};
+            cur = (block){s->s, 0, 0, p, r->depth, s->name};
             cur_i = p, longest = -1;
             cur_end = col_end(c, col_of(c, s->s));
         }
@@ -122,11 +121,12 @@ static void write_thread(win *c, const wv_ithread *t, int *first)
     wv_jw *w = c->w;
     wv_index *x = c->x;
     c->nsl = c->nbl = 0;
+    c->run_row = NULL;
     for (uint32_t d = 0; d < t->nrows; d++) {
         if (c->set)
             walk_row_filtered(c, &x->rows[t->rows[d]]);
         else
-            walk_row(c, &x->rows[t->rows[d]]);
+            wv_window_walk(c, &x->rows[t->rows[d]]);
     }
     if (c->set && !c->nsl && !c->nbl)
         return; /* a thread the task did not touch in the window */
@@ -154,12 +154,15 @@ static void write_thread(win *c, const wv_ithread *t, int *first)
         WV_JNK(w, "count");
         wv_jw_u64(w, b->count);
         WV_JNK(w, "name");
-        wv_jw_istr(w, x, b->name);
+        const wv_row *r = &x->rows[t->rows[b->depth]];
+        wv_jw_istr(w, x, b->name != WV_BLOCK_UNNAMED ? b->name : wv_row_dominant(r, b->first, b->first + b->count));
         WV_JW_LIT(w, "}");
     }
-    WV_JW_LIT(w, "]}");
+    WV_JW_LIT(w, "]");
     c->slices_total += c->nsl;
     c->blocks_total += c->nbl;
+    wv_window_rt_thread(c, t->thread);
+    WV_JW_LIT(w, "}");
 }
 
 /* The task and every task whose parent chain leads to it (tasks begin
@@ -244,6 +247,7 @@ int wv_api_window(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
     wv_window_counters(&c);
     wv_window_logs(&c);
     wv_window_flows(&c);
+    wv_window_rt(&c);
     WV_JNK(w, "slices_total");
     wv_jw_u64(w, c.slices_total);
     WV_JNK(w, "blocks_total");

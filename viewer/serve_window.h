@@ -1,7 +1,8 @@
 /*
  * serve_window.h - the state of one window query, shared by its two halves:
  * the slice rows (serve_window.c) and the tasks, counters, logs and flows
- * drawn over them (serve_overlay.c). Pixel columns are computed in integer
+ * drawn over them (serve_overlay.c), and the runtime rows (serve_rt_window.c).
+ * Pixel columns are computed in integer
  * arithmetic: column c covers [col_end(c-1), col_end(c)).
  */
 #ifndef WV_SERVE_WINDOW_H
@@ -13,9 +14,15 @@
 #define WV_WINDOW_BLOCK_PX 16 /* widest merged block, task block or log block */
 #define WV_WINDOW_MAX_FILTERED 100000 /* items listed with a task filter, per kind */
 
+#define WV_BLOCK_UNNAMED UINT32_MAX
+
+/* A merged block. Unfiltered, it is slices [first, first + count) of its
+ * row, named when written (from the row's pyramid); with a task filter it
+ * is named as it is built (name). */
 typedef struct block {
     int64_t s, d;
     uint64_t count;
+    size_t first;
     uint32_t depth, name;
 } block;
 
@@ -68,6 +75,15 @@ static inline int in_set(const win *c, uint64_t task)
     }
     return lo < c->nset && c->set[lo] == task;
 }
+
+/* Lists the slices of row r in the window in c->sl (r->base + position)
+ * and merges the narrow ones into c->bl (serve_window.c). */
+void wv_window_walk(win *c, const wv_row *r);
+
+/* The runtime rows (serve_rt_window.c): a thread's state, wait and uv rows
+ * (inside its object), then the CPUs and the GC / allocator lanes. */
+void wv_window_rt_thread(win *c, uint32_t thread);
+void wv_window_rt(win *c);
 
 void wv_window_tasks(win *c);
 void wv_window_counters(win *c);

@@ -6,12 +6,18 @@ import { renderTraces } from './traces.js';
 import { renderTimeline } from './timeline.js';
 import { renderLatency } from './latency.js';
 import { renderLogs } from './logs.js';
+import { renderBlocking } from './blocking.js';
 import { openInPerfetto } from './perfetto.js';
 
 // Updated by the views on every draw / post; tests read it, the UI never reads it back except
 // openPerfetto, which a test may set to replace window.open.
 window.weftTest = {
   drawnSlices: 0, drawnBlocks: 0, drawnBlockSlices: 0, lastFrameMs: 0, frames: 0, frameTimes: [],
+  // runtime rows: state spans and merged state blocks (with the spans they hold), CPU spans and
+  // blocks, listed waits / pauses / uv phases (lock waits among them), item blocks, lock flows
+  drawnStates: 0, drawnStateBlocks: 0, drawnStateBlockSpans: 0, drawnCpuSpans: 0, drawnCpuBlocks: 0,
+  drawnCpuBlockSpans: 0, drawnItems: 0, drawnLockWaits: 0, drawnItemBlocks: 0, drawnLockFlows: 0,
+  selectedWait: null, release: null, // the selected wait (/wait index) and the lock release marked
   view: { start: 0, end: 0 }, fetches: 0, pending: false, dataVersion: 0, firstDataFrameAt: 0,
   lastPerfettoMessage: null, perfettoMessages: [], openPerfetto: null, route: '',
 };
@@ -21,7 +27,7 @@ const VIEWS = {
   tasks: { label: 'Tasks', render: (root, ctx) => renderLatency(root, ctx, 'tasks'), when: has => has.tasks },
   regions: { label: 'Regions', render: (root, ctx) => renderLatency(root, ctx, 'regions'), when: has => has.regions },
   logs: { label: 'Logs', render: renderLogs, when: has => has.logs },
-  blocking: { label: 'Blocking', render: renderBlocking, when: has => has.locks || has.io || has.gc },
+  blocking: { label: 'Blocking', render: renderBlocking, when: has => has.blocking },
 };
 
 const summaries = new Map(); // trace id -> Promise of its summary
@@ -87,11 +93,6 @@ function drawHeader(id, view, summary) {
     }, 'Open in Perfetto'),
     h('a.button', { href: `/api/traces/${id}/trace.json`, download: `${summary.name}.json`, id: 'download-json' },
       'Download JSON'));
-}
-
-function renderBlocking(root) {
-  root.append(notice('This trace has lock, I/O or GC events, but this version of the viewer has no '
-    + 'blocking view for them yet (the server API does not expose them).'));
 }
 
 async function route() {

@@ -1,6 +1,6 @@
 // histo.js: a latency histogram on canvas (device-pixel-ratio aware). Buckets come from the API
 // (log-scale, powers of √10 from 1 µs); bars are clickable and report the bucket they stand for.
-import { h, fmtDur, fmtCount } from './util.js';
+import { h, fmtDur, fmtCount, sharpCanvas } from './util.js';
 
 const H = 160, PAD_L = 44, PAD_B = 30, PAD_T = 10, BAR_W = 38, GAP = 4;
 
@@ -9,13 +9,8 @@ export function histogram(buckets, onPick, label) {
   const first = buckets.findIndex(b => b.count > 0);
   const shown = first < 0 ? [] : buckets.slice(Math.max(0, first - 1));
   const W = PAD_L + Math.max(shown.length, 8) * (BAR_W + GAP) + 10;
-  const canvas = h('canvas.histo', { 'aria-label': label || 'latency histogram', role: 'img' });
+  const { canvas, g } = sharpCanvas('canvas.histo', { 'aria-label': label || 'latency histogram', role: 'img' }, W, H);
   const tip = h('div.histo-tip', { hidden: true });
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = W * dpr; canvas.height = H * dpr;
-  canvas.style.width = `${W}px`; canvas.style.height = `${H}px`;
-  const g = canvas.getContext('2d');
-  g.setTransform(dpr, 0, 0, dpr, 0, 0);
   const max = Math.max(1, ...shown.map(b => b.count));
   const plotH = H - PAD_B - PAD_T;
   g.font = '10px system-ui, sans-serif';

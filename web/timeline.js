@@ -4,8 +4,10 @@
 // handles wheel/drag/W-A-S-D input on a requestAnimationFrame loop and keeps the URL in sync.
 // Drawing is tl-draw.js; the side panels (details, range table, search) are tl-panels.js.
 import { h, api, qs, fmtDur, fmtCount } from './util.js';
-import { GUTTER, RULER, ROW, LOGROW, indexData, layout, drawFrame, hitTest } from './tl-draw.js';
+import { GUTTER, RULER, ROW, LOGROW, LANE, indexData, layout, drawFrame, hitTest } from './tl-draw.js';
 import { showSlice, showTask, showAggregate, showSearch } from './tl-panels.js';
+import { showState, showWait, showCpuSpan } from './tl-rt-panels.js';
+import { STATES, stateKey, stateLabel, itemTitle } from './tl-rt.js';
 import { hashFor, replaceHash, shared } from './app.js';
 
 const MIN_SPAN = 200;          // ns: the deepest zoom
@@ -18,6 +20,7 @@ export function renderTimeline(root, ctx) {
     view: { start: summary.start_ns, end: summary.end_ns }, scrollY: 0, W: 0, H: 0,
     idx: null, lay: null, sel: num('sel'), selTask: null, focusTask: num('task'), q: params.q || '',
     matches: null, matchMarks: null, range: null, summary, depthRows: new Map(),
+    selWait: num('wait'), selState: null, release: null,
   };
   const start = num('start'), end = num('end');
   if (start !== null && end !== null && end > start) S.view = { start, end };
@@ -38,7 +41,7 @@ export function renderTimeline(root, ctx) {
   root.append(h('div.tl-wrap', {},
     h('div.tl-toolbar', {}, search,
       h('button', { type: 'button', onclick: () => setView(summary.start_ns, summary.end_ns) }, 'Zoom out'),
-      focusBar, status,
+      focusBar, status, summary.has?.thread_states ? stateLegend() : null,
       h('span.hint', {}, 'W/S or wheel: zoom · A/D or drag: pan · shift+drag or ruler drag: range')),
     h('div.tl-main', {}, box, side)));
   const g = canvas.getContext('2d');
@@ -61,6 +64,11 @@ export function renderTimeline(root, ctx) {
     t.frames++;
     if (t.frameTimes.push(t.lastFrameMs) > 1000) t.frameTimes.shift();
     t.drawnSlices = stats.slices; t.drawnBlocks = stats.blocks; t.drawnBlockSlices = stats.blockSlices;
+    t.drawnStates = stats.states; t.drawnStateBlocks = stats.stateBlocks; t.drawnStateBlockSpans = stats.stateBlockSpans;
+    t.drawnCpuSpans = stats.cpuSpans; t.drawnCpuBlocks = stats.cpuBlocks; t.drawnCpuBlockSpans = stats.cpuBlockSpans;
+    t.drawnItems = stats.items; t.drawnLockWaits = stats.lockWaits; t.drawnItemBlocks = stats.itemBlocks;
+    t.drawnLockFlows = stats.lockFlows;
+    t.selectedWait = S.selWait; t.release = S.release && { ...S.release };
     t.view = { start: S.view.start, end: S.view.end };
     if (S.idx && !t.firstDataFrameAt) t.firstDataFrameAt = performance.now(); // ms since navigation
   }
@@ -171,7 +179,7 @@ export function renderTimeline(root, ctx) {
   function scheduleUrl() {
     clearTimeout(urlTimer);
     urlTimer = setTimeout(() => replaceHash(hashFor(id, 'timeline', {
-      start: Math.round(S.view.start), end: Math.round(S.view.end), sel: S.sel, task: S.focusTask, q: S.q,
+      start: Math.round(S.view.start), end: Math.round(S.view.end), sel: S.sel, wait: S.selWait, task: S.focusTask, q: S.q,
     })), URL_DEBOUNCE_MS);
   }
 
@@ -184,11 +192,28 @@ export function renderTimeline(root, ctx) {
       requestDraw();
     },
     focusTask: task => setFocus(task),
+    // A wait, pause or uv phase (its /wait index); `where` ({s, d}) to bring it into view.
+    selectWait(i, where) {
+      S.selWait = i; S.selState = null; S.sel = null; scheduleUrl();
+      if (where) setView(where.s - where.d * 1.5 - 1000, where.s + where.d * 2.5 + 1000);
+      showWait(panels.slice, id, i, handlers).then(w => {
+        if (w?.release_ns !== undefined && S.selWait === i) { S.release = { thread: w.holder, t: w.release_ns }; requestDraw(); }
+      });
+      requestDraw();
+    },
+    // The holder's release that ended a lock wait: marked on the holder's thread and brought into view.
+    showRelease(thread, t) {
+      S.release = { thread, t };
+      const span = Math.min(S.view.end - S.view.start, 2e6);
+      setView(t - span / 2, t + span / 2);
+    },
+    state(span, thread) { S.selState = { s: span.s, thread: thread.thread }; S.selWait = null; showState(panels.slice, span, thread, handlers); requestDraw(); },
+    cpuSpan(span, cpu) { showCpuSpan(panels.slice, span, cpu, summary, handlers); },
     task(task) { S.selTask = task.task; showTask(panels.slice, task, handlers); requestDraw(); },
     gotoTime(ts) { const span = Math.min(S.view.end - S.view.start, 2e6); setView(ts - span / 2, ts + span / 2); },
     close(kind) {
       panels[kind].hidden = true;
-      if (kind === 'slice') { S.sel = null; S.selTask = null; scheduleUrl(); }
+      if (kind === 'slice') { S.sel = null; S.selTask = null; S.selWait = null; S.selState = null; S.release = null; scheduleUrl(); }
       if (kind === 'range') S.range = null;
       if (kind === 'search') { S.q = ''; search.value = ''; S.matches = null; S.matchMarks = null; scheduleUrl(); }
       requestDraw();
@@ -205,6 +230,7 @@ export function renderTimeline(root, ctx) {
     }
   }
   if (S.sel !== null) handlers.select(S.sel);
+  else if (S.selWait !== null) handlers.selectWait(S.selWait);
   if (S.q) runSearch(S.q);
 
   // Input
@@ -261,14 +287,17 @@ export function renderTimeline(root, ctx) {
   canvas.addEventListener('mouseleave', () => { mouse.inside = false; tip.hidden = true; });
   canvas.addEventListener('dblclick', e => {
     const hit = S.lay && hitTest(S, ...local(e));
-    const it = hit?.slice || hit?.block;
+    const it = hit?.slice || hit?.block || hit?.item || hit?.span;
     if (it) setView(it.s - it.d * 0.1, it.s + it.d * 1.1);
   });
   function click(x, y) {
     const hit = S.lay && hitTest(S, x, y);
     if (!hit) { handlers.close('slice'); return; }
     if (hit.kind === 'slice') handlers.select(hit.slice.i);
-    else if (hit.kind === 'block' || hit.kind === 'taskblock' || hit.kind === 'logblock') setView(hit.block.s - hit.block.d * 0.1, hit.block.s + hit.block.d * 1.1);
+    else if (hit.kind === 'wait') handlers.selectWait(hit.item.i);
+    else if (hit.kind === 'state') handlers.state(hit.span, hit.thread);
+    else if (hit.kind === 'cpu') handlers.cpuSpan(hit.span, hit.cpu);
+    else if (hit.block) setView(hit.block.s - hit.block.d * 0.1, hit.block.s + hit.block.d * 1.1);
     else if (hit.kind === 'task') handlers.task(hit.task);
     else if (hit.kind === 'log' && hit.log.task) handlers.task({ task: hit.log.task });
   }
@@ -311,6 +340,32 @@ export function renderTimeline(root, ctx) {
     const y = RULER - S.scrollY + sec.y + LOGROW + best.depth * ROW + ROW / 2;
     return { i: best.s.i, name: best.s.name, d: best.s.d, x: r.left + (x0 + x1) / 2, y: r.top + y };
   };
+  // Page coordinates of the drawn runtime item (wait, pause) or state span for which pred(it,
+  // thread) holds, the longest in view; or null.
+  const locateRt = (rowsOf, pred) => {
+    if (!S.idx || !S.lay) return null;
+    let best = null;
+    for (const { row, y, thread } of rowsOf()) for (const it of row.items) {
+      if (!pred(it, thread) || it.s + it.d <= S.view.start || it.s >= S.view.end || (best && best.it.d >= it.d)) continue;
+      best = { it, y };
+    }
+    if (!best) return null;
+    const r = canvas.getBoundingClientRect(), np = npp(), { it } = best;
+    const x0 = Math.max(GUTTER + (it.s - S.view.start) / np, GUTTER), x1 = Math.min(GUTTER + (it.s + it.d - S.view.start) / np, S.W);
+    return { ...it, x: r.left + (x0 + x1) / 2, y: r.top + RULER - S.scrollY + best.y };
+  };
+  function* subRows(kind) {
+    for (const [thread, e] of S.idx.threads) {
+      const sec = S.lay.byThread.get(thread), sub = sec?.sub.find(r => r.kind === kind);
+      if (e[kind] && sub) yield { row: e[kind], y: sec.y + sub.y + sub.h / 2, thread };
+    }
+    if (kind === 'waits') {
+      const lanes = S.lay.sections.find(x => x.kind === 'lanes');
+      if (lanes) for (const [k, row] of S.idx.rt.lanes.entries()) yield { row, y: lanes.y + 3 + k * LANE + LANE / 2 };
+    }
+  }
+  t.locateWait = kind => locateRt(() => subRows('waits'), it => it.kind === kind);
+  t.locateState = key => locateRt(() => subRows('states'), s => stateKey(s) === key);
   shared.range = { ...S.view };
 
   return {
@@ -319,7 +374,7 @@ export function renderTimeline(root, ctx) {
       inflight?.ctrl.abort();
       window.removeEventListener('mousemove', onMove); window.removeEventListener('mouseup', onUp);
       window.removeEventListener('keydown', kd); window.removeEventListener('keyup', ku); window.removeEventListener('blur', blur);
-      t.locateSlice = null;
+      t.locateSlice = null; t.locateWait = null; t.locateState = null;
     },
   };
 }
@@ -333,6 +388,19 @@ function tipText(hit) {
     case 'log': return `[${hit.log.category}] ${hit.log.message}${hit.log.task ? ` · task ${hit.log.task}` : ''}`;
     case 'logblock': return `${fmtCount(hit.block.count)} logs over ${fmtDur(hit.block.d)}`;
     case 'counter': return `${hit.name} = ${hit.value}`;
+    case 'state': return `${stateLabel(stateKey(hit.span))}${hit.span.why ? ` (${hit.span.why})` : ''} · ${fmtDur(hit.span.d)}${hit.span.cpu !== undefined ? ` · CPU ${hit.span.cpu}` : ''}`;
+    case 'stateblock': return `${fmtCount(hit.block.count)} states over ${fmtDur(hit.block.d)}: ${STATES.filter(([k]) => hit.block.ns[k])
+      .map(([k]) => `${stateLabel(k)} ${Math.round(100 * hit.block.ns[k] / Object.values(hit.block.ns).reduce((a, b) => a + b, 0))} %`).join(', ')}`;
+    case 'wait': return `${itemTitle(hit.item)} · ${fmtDur(hit.item.d)}`;
+    case 'itemblock': return `${fmtCount(hit.block.count)} × ${hit.block.kind} (mostly ${hit.block.name}) over ${fmtDur(hit.block.d)}: click to zoom`;
+    case 'cpu': return `CPU ${hit.cpu}: thread ${hit.span.thread} · ${fmtDur(hit.span.d)}`;
+    case 'cpublock': return `CPU ${hit.cpu}: ${fmtCount(hit.block.count)} spans over ${fmtDur(hit.block.d)}, mostly thread ${hit.block.thread}`;
     default: return null;
   }
+}
+
+// The colours of the state tracks.
+function stateLegend() {
+  return h('span.tl-legend', { 'aria-label': 'thread states' }, STATES.map(([key, label, colour]) =>
+    h('span.key', { 'data-state': key }, h('i', { style: { background: colour } }), label)));
 }

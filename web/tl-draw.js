@@ -1,11 +1,17 @@
 // tl-draw.js: the timeline's canvas layer. Indexes a /window answer (per thread and depth, sorted),
-// lays out the rows (counters, task lanes, then each thread: a log-marker strip and one row per
-// region depth), draws one frame (slices batched by colour, blocks hatched, labels, ruler, range,
-// search matches, flows of the selected task) and hit-tests a point for hover and click.
+// lays out the rows (counters, GC / allocator lanes, task lanes, then each thread: a log-marker
+// strip, one row per region depth and its runtime sub-rows, then the CPUs), draws one frame (slices
+// batched by colour, blocks hatched, labels, ruler, range, search matches, flows of the selected
+// task) and hit-tests a point for hover and click. The runtime rows are tl-rt.js's.
 import { PALETTE, colourIndex, fmtTime } from './util.js';
+import { GUTTER, RULER, ROW, LOGROW, COUNTER, LANE, FONT, Runs, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
+import {
+  CPU_ROW, RT_LABELS, indexRt, threadSubRows, rtPainter, paintRt, drawStates, drawItems, drawCpu, drawLockFlows,
+  drawRelease, hitRt, subRowY,
+} from './tl-rt.js';
 
-export const GUTTER = 184, RULER = 24, ROW = 18, LOGROW = 10, COUNTER = 30, LANE = 14, MAX_LANES = 8;
-const FONT = '11px system-ui, sans-serif';
+export { GUTTER, RULER, ROW, LOGROW, LANE } from './tl-base.js';
+const MAX_LANES = 8;
 
 const byStart = (a, b) => a.s - b.s;
 
@@ -25,6 +31,7 @@ export function indexData(data) {
   for (const l of data.logs || []) entry(l.thread).logs.push(l);
   for (const e of threads.values()) e.logs.sort((a, b) => a.t - b.t);
   for (const b of data.log_blocks || []) entry(b.thread).logBlocks.push(b);
+  const rt = indexRt(data, entry);
   const laneEnd = [];
   const tasks = [...(data.tasks || [])].sort(byStart).map(t => {
     let lane = laneEnd.findIndex(e => e <= t.s), overflow = false;
@@ -35,7 +42,7 @@ export function indexData(data) {
   });
   const lanesOfTasks = laneEnd.map(() => []);
   for (const t of tasks) lanesOfTasks[t.lane].push(t);
-  return { data, threads, tasks, lanesOfTasks, lanes: Math.max(1, laneEnd.length) };
+  return { data, threads, tasks, lanesOfTasks, lanes: Math.max(1, laneEnd.length), rt };
 }
 
 // Sections in content coordinates (y = 0 just below the ruler). depthRows: thread -> rows seen.
@@ -46,64 +53,25 @@ export function layout(summary, idx, focusTask, depthRows) {
   if (!focusTask && summary.has?.counters) {
     for (const c of summary.counters || []) add({ kind: 'counter', name: c.name, min: c.min, max: c.max, h: COUNTER });
   }
+  if (!focusTask && summary.has?.pauses) add({ kind: 'lanes', h: LANE * Math.max(1, summary.gc_lanes || 1) + 6 });
   if (summary.has?.tasks) add({ kind: 'tasks', h: LANE * (idx ? idx.lanes : 1) + 6 });
-  let threads = [...summary.threads].sort((a, b) => (a.sort ?? 0) - (b.sort ?? 0) || a.thread - b.thread);
+  // the recorder's own sampler thread (the system stream) has nothing of its own to show: last
+  let threads = [...summary.threads].sort((a, b) => (a.system ? 1 : 0) - (b.system ? 1 : 0)
+    || (a.sort ?? 0) - (b.sort ?? 0) || a.thread - b.thread);
   if (focusTask && idx) threads = threads.filter(t => idx.threads.has(t.thread));
+  const byThread = new Map();
   for (const th of threads) {
     const seen = idx?.threads.get(th.thread)?.depths.length || 0;
     const rows = Math.max(1, th.max_depth || 0, seen, depthRows.get(th.thread) || 0);
     depthRows.set(th.thread, rows);
-    add({ kind: 'thread', th, rows, h: LOGROW + rows * ROW + 6 });
+    let h = LOGROW + rows * ROW;
+    const sub = threadSubRows(th);
+    for (const r of sub) { r.y = h; h += r.h; }
+    byThread.set(th.thread, add({ kind: 'thread', th, rows, sub, h: h + 6 }));
   }
-  return { sections, height: y };
-}
-
-// First index in arr (sorted by s, non-overlapping) whose end is after t.
-function firstEndingAfter(arr, t) {
-  let lo = 0, hi = arr.length;
-  while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m].s + arr[m].d <= t) lo = m + 1; else hi = m; }
-  return lo;
-}
-
-// Adds a row's rectangles to per-colour paths, snapped to whole pixels: touching rectangles of one
-// colour merge into one run, and what falls in pixels already covered is skipped, so a row costs at
-// most one rectangle per pixel column however many sub-pixel blocks the data holds.
-class Runs {
-  constructor(paths) { this.paths = paths; this.c = -1; }
-  row(y, h) { this.flush(); this.y = y; this.h = h; this.cover = -Infinity; }
-  add(c, x0, w) {
-    let a = Math.floor(x0);
-    const b = Math.max(a + 1, Math.round(x0 + w));
-    if (b <= this.cover) return;
-    if (a < this.cover) a = this.cover;
-    this.cover = b;
-    if (c === this.c && a <= this.x1) { this.x1 = b; return; }
-    this.flush();
-    this.c = c; this.x0 = a; this.x1 = b;
-  }
-  flush() { if (this.c >= 0) this.paths[this.c].rect(this.x0, this.y, this.x1 - this.x0, this.h); this.c = -1; }
-}
-
-let hatch = null;
-function hatchPattern(ctx) {
-  if (hatch) return hatch;
-  const c = document.createElement('canvas');
-  c.width = c.height = 6;
-  const g = c.getContext('2d');
-  g.strokeStyle = 'rgba(255,255,255,0.55)';
-  g.lineWidth = 1.5;
-  g.beginPath(); g.moveTo(0, 6); g.lineTo(6, 0); g.moveTo(-1, 1); g.lineTo(1, -1); g.moveTo(5, 7); g.lineTo(7, 5); g.stroke();
-  hatch = ctx.createPattern(c, 'repeat');
-  return hatch;
-}
-
-const textWidth = new Map();
-function fitLabel(ctx, text, w) {
-  let full = textWidth.get(text);
-  if (full === undefined) { full = ctx.measureText(text).width; textWidth.set(text, full); }
-  if (full <= w) return text;
-  const n = Math.floor(text.length * (w - 8) / full);
-  return n >= 2 ? text.slice(0, n) + '…' : null;
+  if (!focusTask) for (const cpu of summary.cpus || []) add({ kind: 'cpu', cpu, h: CPU_ROW });
+  const runtime = sections.some(x => x.kind === 'lanes' || x.kind === 'cpu' || x.sub?.length);
+  return { sections, height: y, byThread, runtime };
 }
 
 // Draws one frame. st: {W, H, view, scrollY, lay, idx, summary, sel, matches, range, selTask,
@@ -117,13 +85,18 @@ export function drawFrame(ctx, st) {
   ctx.textBaseline = 'middle';
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, W, H);
-  const stats = { slices: 0, blocks: 0, blockSlices: 0 };
+  const stats = {
+    slices: 0, blocks: 0, blockSlices: 0, states: 0, stateBlocks: 0, stateBlockSpans: 0, items: 0, lockWaits: 0,
+    itemBlocks: 0, itemBlockCount: 0, cpuSpans: 0, cpuBlocks: 0, cpuBlockSpans: 0, lockFlows: 0,
+  };
   // No clip: the gutter and the ruler are painted last, over whatever spilled under them.
   drawGrid(ctx, st, npp, X);
   const fills = PALETTE.map(() => new Path2D()), blockFills = PALETTE.map(() => new Path2D());
   const hatchPath = new Path2D(), labels = [], outlines = [];
   const runs = new Runs(fills), blockRuns = new Runs(blockFills), hatchRuns = new Runs([hatchPath]);
   const marks = PALETTE.map(() => new Path2D());
+  // runtime rows only where the trace has them: a trace without pays for no paths
+  const rp = lay.runtime ? rtPainter(outlines) : null, names = threadNames(st.summary);
   for (const sec of lay.sections) {
     const y0 = top + sec.y;
     if (y0 > H || y0 + sec.h < RULER) continue;
@@ -157,6 +130,17 @@ export function drawFrame(ctx, st) {
           stats.blockSlices += b.count;
         }
       }
+      for (const r of sec.sub) {
+        const row = e[r.kind], y = y0 + r.y;
+        if (!row || y > H || y + r.h < RULER) continue;
+        if (r.kind === 'states') drawStates(rp, row, y + 1, r.h - 2, st, X, stats, sec.th.thread);
+        else drawItems(rp, row, y + 2, r.h - 4, st, X, stats);
+      }
+    } else if (sec.kind === 'lanes') {
+      (idx?.rt.lanes || []).forEach((lane, k) => drawItems(rp, lane, y0 + 3 + k * LANE, LANE - 3, st, X, stats));
+    } else if (sec.kind === 'cpu') {
+      const row = idx?.rt.cpus.get(sec.cpu);
+      if (row) drawCpu(rp, row, y0 + 1, sec.h - 3, st, X, stats, t => names.get(t) ?? `thread ${t}`);
     } else if (sec.kind === 'counter') {
       drawCounter(ctx, st, sec, y0, X);
     } else if (sec.kind === 'tasks') {
@@ -174,6 +158,7 @@ export function drawFrame(ctx, st) {
   }
   ctx.fillStyle = hatchPattern(ctx);
   ctx.fill(hatchPath);
+  if (rp) paintRt(ctx, rp);
   ctx.fillStyle = '#fff';
   for (let k = 0; k < labels.length; k += 4) {
     const text = fitLabel(ctx, labels[k + 3], labels[k + 1]);
@@ -186,6 +171,11 @@ export function drawFrame(ctx, st) {
     ctx.strokeRect(x, y, w, hh);
   }
   drawFlows(ctx, st, top, X);
+  if (rp) {
+    const yOf = (thread, kind) => subRowY(st, top, thread, kind);
+    drawLockFlows(ctx, st, X, yOf, stats);
+    drawRelease(ctx, st, X, yOf);
+  }
   drawRange(ctx, st, X);
   drawGutter(ctx, st, top);
   drawRuler(ctx, st, npp, X);
@@ -301,8 +291,19 @@ function drawTasks(ctx, st, y0, X, labels, outlines) {
 }
 
 function threadRowY(st, top, thread) {
-  const sec = st.lay.sections.find(s => s.kind === 'thread' && s.th.thread === thread);
+  const sec = st.lay.byThread.get(thread);
   return sec ? top + sec.y + LOGROW + ROW / 2 : null;
+}
+
+// thread index -> its name, for CPU rows; cached per summary.
+const namesOf = new WeakMap();
+function threadNames(summary) {
+  let m = namesOf.get(summary);
+  if (!m) {
+    m = new Map(summary.threads.map(t => [t.thread, t.name || `thread ${t.thread}`]));
+    namesOf.set(summary, m);
+  }
+  return m;
 }
 
 function drawFlows(ctx, st, top, X) {
@@ -344,7 +345,12 @@ function drawGutter(ctx, st, top) {
       ctx.font = 'bold ' + FONT;
       ctx.fillText(fitLabel(ctx, sec.th.name || `thread ${sec.th.thread}`, GUTTER - 12) || '', 8, y + 12);
       ctx.font = FONT; ctx.fillStyle = '#69717d';
-      ctx.fillText(`tid ${sec.th.tid}`, 8, y + 26);
+      ctx.fillText(sec.th.system ? 'recorder (system stream)' : `tid ${sec.th.tid}`, 8, y + 26);
+      for (const r of sec.sub) if (r.y + r.h / 2 > 32) ctx.fillText(RT_LABELS[r.kind], GUTTER - 60, y + r.y + r.h / 2);
+    } else if (sec.kind === 'lanes') {
+      ctx.fillText('GC / allocator', 8, y + 10);
+    } else if (sec.kind === 'cpu') {
+      ctx.fillText(`CPU ${sec.cpu}`, 8, y + sec.h / 2);
     } else if (sec.kind === 'counter') {
       ctx.fillText(fitLabel(ctx, sec.name, GUTTER - 16) || '', 8, y + 10);
       ctx.fillStyle = '#69717d';
@@ -393,6 +399,8 @@ export function hitTest(st, x, y) {
   const sec = st.lay.sections.find(s => cy >= s.y && cy < s.y + s.h);
   if (!sec || !st.idx) return null;
   const within = (s, e) => t >= s - slack && t <= e + slack;
+  if (sec.kind === 'lanes' || sec.kind === 'cpu') return hitRt(st, sec, cy, t, slack);
+  if (sec.kind === 'thread' && cy >= sec.y + LOGROW + sec.rows * ROW) return hitRt(st, sec, cy, t, slack);
   if (sec.kind === 'counter') {
     const c = st.idx.data.counters?.find(k => k.name === sec.name);
     let v = null;

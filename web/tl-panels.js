@@ -1,12 +1,13 @@
 // tl-panels.js: the timeline's side panels. Slice details (/slice: name, thread, times, self time,
 // flags, task, parent/children, the task's logs), a task's summary, the range table aggregated by
 // name (/aggregate) and the search results (/search). Each panel calls back into timeline.js
-// through `handlers` (select, focusTask, task, gotoTime, close).
+// through `handlers` (select, focusTask, task, gotoTime, close). The panels of runtime events are
+// tl-rt-panels.js's, built with the helpers exported here.
 import { h, api, qs, fmtDur, fmtTime, fmtCount, notice, table } from './util.js';
 
 const FLAGS = [[1, 'did not end'], [2, 'end lost in a drop'], [4, 'ended with an outer region']];
 
-function frame(panel, kind, title, handlers, ...body) {
+export function frame(panel, kind, title, handlers, ...body) {
   panel.hidden = false;
   panel.dataset.kind = kind;
   panel.replaceChildren(
@@ -15,9 +16,9 @@ function frame(panel, kind, title, handlers, ...body) {
     ...body);
 }
 
-const kv = rows => h('dl.kv', {}, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
-const link = (text, onclick) => h('a', { href: '#', onclick: e => { e.preventDefault(); onclick(); } }, text);
-const timeLink = (t, handlers) => link(fmtTime(t, 1e6), () => handlers.gotoTime(t));
+export const kv = rows => h('dl.kv', {}, rows.filter(Boolean).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+export const link = (text, onclick) => h('a', { href: '#', onclick: e => { e.preventDefault(); onclick(); } }, text);
+export const timeLink = (t, handlers) => link(fmtTime(t, 1e6), () => handlers.gotoTime(t));
 
 let sliceSeq = 0;
 // Fills the panel with slice i's details; resolves to the /slice answer (or null).

@@ -89,3 +89,14 @@ export const notice = (text, cls = 'notice') => h(`p.${cls}`, {}, text);
 export function table(headers, rows) {
   return h('table', {}, h('thead', {}, h('tr', {}, headers.map(x => h('th', {}, x)))), h('tbody', {}, rows));
 }
+
+// A canvas of w x h CSS pixels drawn at the device's pixel ratio; returns it and its context.
+export function sharpCanvas(tag, attrs, w, hgt) {
+  const canvas = h(tag, attrs);
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = w * dpr; canvas.height = hgt * dpr;
+  canvas.style.width = `${w}px`; canvas.style.height = `${hgt}px`;
+  const g = canvas.getContext('2d');
+  g.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return { canvas, g };
+}

@@ -7,13 +7,15 @@
 //  - the JS heap after the interaction (CDP Runtime.getHeapUsage; target <= 300 MB),
 // each beside a baseline from the same run: a 1000-event trace for the start-up, an empty
 // requestAnimationFrame loop for the frame figures, the traces list page for the heap.
-// Usage: node tests/e2e/bench-redraw.mjs [BUILD_DIR] [EVENTS] [THREADS]
+// With `rt` the trace also has runtime events (weft_gentrace's rt mode: state tracks, CPUs, waits,
+// pauses), and the counts of runtime items drawn are printed too.
+// Usage: node tests/e2e/bench-redraw.mjs [BUILD_DIR] [EVENTS] [THREADS] [rt]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-const [buildArg, eventsArg = '10000000', threadsArg = '8'] = process.argv.slice(2);
+const [buildArg, eventsArg = '10000000', threadsArg = '8', rtArg = ''] = process.argv.slice(2);
 if (buildArg) process.env.WEFT_BUILD_DIR = path.resolve(buildArg);
 const { WEFT, GENTRACE, startServer, launch, tmpDir, getJson } = await import('./lib.mjs');
 
@@ -26,7 +28,7 @@ const line = (what, value, baseline) => console.log(`${what.padEnd(44)} ${value.
 function gen(name, events, threads) {
   const out = path.join(dir, name);
   const t0 = performance.now();
-  execFileSync(GENTRACE, [out, String(events), String(threads)], { stdio: 'ignore' });
+  execFileSync(GENTRACE, [out, String(events), String(threads), '5', ...(rtArg === 'rt' ? ['rt'] : [])], { stdio: 'ignore' });
   return { out, secs: (performance.now() - t0) / 1000, size: fs.statSync(out).size };
 }
 
@@ -96,8 +98,8 @@ try {
   for (let k = 0; k < 30; k++) { await page.mouse.wheel(0, k < 15 ? -120 : 120); await page.waitForTimeout(30); }
   await hold('s', 2000); // back to (near) full zoom-out: the densest frames
   await hold('d', 1000);
-  const r = await page.evaluate(() => { window.benchStop = true; const st = window.benchStamps; return { draw: [...window.weftTest.frameTimes], iv: st.slice(1).map((x, i) => x - st[i]), fetches: window.weftTest.fetches, slices: window.weftTest.drawnSlices, blocks: window.weftTest.drawnBlocks }; });
-  console.log(`interaction: ${r.draw.length} frames drawn, ${r.fetches} /window fetches; last frame ${r.slices} slices + ${r.blocks} blocks`);
+  const r = await page.evaluate(() => { window.benchStop = true; const st = window.benchStamps; const t = window.weftTest; return { draw: [...t.frameTimes], iv: st.slice(1).map((x, i) => x - st[i]), fetches: t.fetches, slices: t.drawnSlices, blocks: t.drawnBlocks, rt: `${t.drawnStates} state spans + ${t.drawnStateBlocks} blocks, ${t.drawnCpuSpans} CPU spans + ${t.drawnCpuBlocks} blocks, ${t.drawnItems} waits/pauses + ${t.drawnItemBlocks} blocks` }; });
+  console.log(`interaction: ${r.draw.length} frames drawn, ${r.fetches} /window fetches; last frame ${r.slices} slices + ${r.blocks} blocks${rtArg === 'rt' ? `; ${r.rt}` : ''}`);
   line('redraw per frame, median', ms(q(r.draw, 0.5)), `${ms(q(base.cost, 0.5))} (empty rAF callback)`);
   line('redraw per frame, 95th percentile', ms(q(r.draw, 0.95)), `${ms(q(base.cost, 0.95))} (empty rAF callback)`);
   line('redraw per frame, max', ms(Math.max(...r.draw)), `${ms(Math.max(...base.cost))} (empty rAF callback)`);

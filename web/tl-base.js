@@ -1,0 +1,55 @@
+// tl-base.js: what the timeline's drawing modules share (tl-draw.js for regions, tasks, counters
+// and logs; tl-rt.js for the runtime rows): the geometry, and the helpers that keep a frame cheap:
+// per-colour runs of pixel-snapped rectangles, a binary search by time, the hatch of merged blocks
+// and label fitting with cached text widths.
+
+export const GUTTER = 184, RULER = 24, ROW = 18, LOGROW = 10, COUNTER = 30, LANE = 14;
+export const FONT = '11px system-ui, sans-serif';
+
+// First index in arr (sorted by s, non-overlapping) whose end is after t.
+export function firstEndingAfter(arr, t) {
+  let lo = 0, hi = arr.length;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (arr[m].s + arr[m].d <= t) lo = m + 1; else hi = m; }
+  return lo;
+}
+
+// Adds a row's rectangles to per-colour paths, snapped to whole pixels: touching rectangles of one
+// colour merge into one run, and what falls in pixels already covered is skipped, so a row costs at
+// most one rectangle per pixel column however many sub-pixel blocks the data holds.
+export class Runs {
+  constructor(paths) { this.paths = paths; this.c = -1; }
+  row(y, h) { this.flush(); this.y = y; this.h = h; this.cover = -Infinity; }
+  add(c, x0, w) {
+    let a = Math.floor(x0);
+    const b = Math.max(a + 1, Math.round(x0 + w));
+    if (b <= this.cover) return;
+    if (a < this.cover) a = this.cover;
+    this.cover = b;
+    if (c === this.c && a <= this.x1) { this.x1 = b; return; }
+    this.flush();
+    this.c = c; this.x0 = a; this.x1 = b;
+  }
+  flush() { if (this.c >= 0) this.paths[this.c].rect(this.x0, this.y, this.x1 - this.x0, this.h); this.c = -1; }
+}
+
+let hatch = null;
+export function hatchPattern(ctx) {
+  if (hatch) return hatch;
+  const c = document.createElement('canvas');
+  c.width = c.height = 6;
+  const g = c.getContext('2d');
+  g.strokeStyle = 'rgba(255,255,255,0.55)';
+  g.lineWidth = 1.5;
+  g.beginPath(); g.moveTo(0, 6); g.lineTo(6, 0); g.moveTo(-1, 1); g.lineTo(1, -1); g.moveTo(5, 7); g.lineTo(7, 5); g.stroke();
+  hatch = ctx.createPattern(c, 'repeat');
+  return hatch;
+}
+
+const textWidth = new Map();
+export function fitLabel(ctx, text, w) {
+  let full = textWidth.get(text);
+  if (full === undefined) { full = ctx.measureText(text).width; textWidth.set(text, full); }
+  if (full <= w) return text;
+  const n = Math.floor(text.length * (w - 8) / full);
+  return n >= 2 ? text.slice(0, n) + '…' : null;
+}
