@@ -7,6 +7,9 @@
  *   emit.h     the inline hot path that encodes events into a thread's chunk
  *   events.c   the public recording calls (tasks, regions, logs, counters)
  *   writer.c   the background writer: LZ4 frames, flush cycles, END record
+ *   modules.c  the executable mappings of the process (MODULE records)
+ *   perf.c     one thread's kernel context switches through perf_event_open
+ *   sched.c    the sampler thread: context switches, schedstat, heap counter
  *   session.c  weft_start/weft_stop, WEFT_OUT autostart, exit and fork
  *   locks.c    lock-wait wrappers and the holder table      (waits.h)
  *   io.c       blocking I/O and sleep wrappers                (waits.h)
@@ -184,7 +187,8 @@ typedef struct __attribute__((aligned(64))) weft_thread {
 
     /* -- set at registration, read-only after -- */
     pid_t tid;
-    char name[64];
+    pthread_t pthread;       /* for weft__thread_renamed() */
+    char name[64];           /* changed only under weft__lock (see renamed) */
     weft_chunk *chunks;      /* max_chunks entries; the first `grown` in use */
     uint32_t max_chunks;
     _Atomic uint32_t grown;  /* owner stores, writer loads (memory report) */
@@ -194,6 +198,10 @@ typedef struct __attribute__((aligned(64))) weft_thread {
     _Alignas(64) uint64_t seq; /* next batch seq */
     uint64_t written;   /* events written to the file */
     bool announced;     /* THREAD record written */
+
+    /* -- under weft__lock: another thread renamed this one -- */
+    bool renamed;
+    char new_name[64];
 
     struct weft_thread *next; /* global list, under weft__lock */
 } weft_thread;
@@ -226,6 +234,37 @@ WEFT__HIDDEN void weft__thread_free(weft_thread *t);
 WEFT__HIDDEN size_t weft__thread_bytes_locked(void);
 /* Remembered per-thread name from weft_thread_name() before registration. */
 WEFT__HIDDEN void weft__thread_set_name(const char *name);
+/* Registers the calling thread as the system stream (index
+ * WEFT_SYSTEM_THREAD) of recording `gen`: the sampler's own events, about
+ * other threads. The thread is not itself tracked by the sampler. NULL if
+ * the writer does not serve `gen` or out of memory. */
+WEFT__HIDDEN weft_thread *weft__thread_register_system(uint32_t gen);
+/* Under weft__lock (the writer's collect phase): applies a pending rename
+ * from weft__thread_renamed() to t->name and returns true, so the writer
+ * announces the thread again with its new name. */
+WEFT__HIDDEN bool weft__thread_take_rename_locked(weft_thread *t);
+
+/* Thread lifecycle, for the preload library's pthread_create and
+ * pthread_setname_np interposers (and any wrapper that creates threads):
+ *
+ *   parent:  uint64_t spawn = weft__thread_spawn();
+ *            uint32_t parent = weft__thread_index();
+ *   child:   weft__thread_started(parent, spawn);   before the start routine
+ *
+ * weft__thread_spawn() writes THREAD_CREATE{spawn} on the calling thread
+ * (registering it if needed) and returns a process-unique spawn serial, or 0
+ * when not recording. weft__thread_started() registers the calling thread
+ * and writes THREAD_START{parent, spawn} as its first event (parent and spawn
+ * may be 0: unknown). weft__thread_index() is the calling thread's index in
+ * the current recording, 0 if it is not registered. weft__thread_renamed()
+ * records that `th` is now called `name`: for the calling thread it is
+ * weft_thread_name(); for another registered thread the writer announces
+ * the thread again under its new name; an unregistered thread picks the name
+ * up when it registers. */
+WEFT__HIDDEN uint64_t weft__thread_spawn(void);
+WEFT__HIDDEN void weft__thread_started(uint32_t parent_index, uint64_t spawn);
+WEFT__HIDDEN uint32_t weft__thread_index(void);
+WEFT__HIDDEN void weft__thread_renamed(pthread_t th, const char *name);
 
 WEFT__HIDDEN bool weft__ring_push(weft_ring *r, weft_chunk *c);
 WEFT__HIDDEN weft_chunk *weft__ring_pop(weft_ring *r);
@@ -266,8 +305,67 @@ WEFT__HIDDEN bool weft__writer_done(void);
 /* Forgets a writer thread that does not exist in a forked child. */
 WEFT__HIDDEN void weft__writer_forget(void);
 
+/* ---- modules.c ------------------------------------------------------------ */
+
+/* The executable mappings already reported in this recording. */
+typedef struct weft_modules {
+    struct weft_module_seen *seen;
+    size_t n, cap;
+} weft_modules;
+
+/* Called once per executable mapping not reported before. */
+typedef void (*weft_module_fn)(void *ctx, uint64_t start, uint64_t end, uint64_t offset,
+                               const char *path, size_t path_len);
+
+/* Reads /proc/self/maps and calls fn for every executable mapping with a
+ * path that is not in *m yet, adding it. Returns 0 or a negative errno (the
+ * mappings read before a failure are reported). */
+WEFT__HIDDEN int weft__modules_scan(weft_modules *m, weft_module_fn fn, void *ctx);
+WEFT__HIDDEN void weft__modules_free(weft_modules *m);
+
+/* ---- sched.c -------------------------------------------------------------- */
+
+/* Picks this recording's scheduling source (enum weft_sched_source) from
+ * WEFT_SCHED and a probe of perf_event_open on the calling thread. */
+WEFT__HIDDEN int weft__sched_choose(void);
+/* Starts the sampler thread for recording `gen` with `source`; `start` is
+ * the recording's first clock sample. Returns 0 or a negative errno. Call
+ * before weft__gen is published; threads registering from then on are
+ * tracked. */
+WEFT__HIDDEN int weft__sched_start(uint32_t gen, int source, weft_clock_sample start);
+/* Stops the sampler after a final drain, so everything it saw is in its
+ * stream before the writer's last cycle. Idempotent; any thread but the
+ * sampler may call it (weft_stop, exit, the writer when the window ends). */
+WEFT__HIDDEN void weft__sched_stop(void);
+/* The calling thread just registered as `index` of recording `gen`: open its
+ * context-switch ring (or queue it for schedstat sampling). */
+WEFT__HIDDEN void weft__sched_thread_register(uint32_t gen, uint32_t index, pid_t tid);
+/* The calling thread is exiting: the sampler drains its ring and lets go. */
+WEFT__HIDDEN void weft__sched_thread_exit(void);
+WEFT__HIDDEN void weft__sched_fork_prepare(void);
+WEFT__HIDDEN void weft__sched_fork_parent(void);
+WEFT__HIDDEN void weft__sched_fork_child(void);
+
+/* Bytes in use through the malloc family, for the HEAP{MALLOC} counter the
+ * sampler writes every period. This weak default returns 0 (no malloc
+ * tracking); the preload library defines the real one, which returns 1 and
+ * sets *bytes. Called on the sampler thread (under the re-entrancy guard),
+ * with no recorder lock held, every period and once when the sampler starts:
+ * with WEFT_SCHED=off and a 0 from that first call, the sampler does not
+ * wake at all, so a tracker must answer 1 from its first call on. */
+WEFT__HIDDEN int weft__heap_sample(uint64_t *bytes);
+
 /* ---- session.c ------------------------------------------------------------ */
 
 extern WEFT__HIDDEN uint32_t weft__nchunks; /* most chunks per thread, this recording */
+
+/* ---- copies.c ------------------------------------------------------------- */
+
+/* True if this copy of the recorder should start recording from WEFT_OUT in
+ * this process: it is the copy the program's weft calls reach, and the
+ * process is the one WEFT_RECORD_PID names (if set). Exits the process with
+ * status 126 and a message when two copies would both record (libweft linked
+ * statically under the preload library). */
+WEFT__HIDDEN bool weft__autostart_gate(void);
 
 #endif /* WEFT_INTERNAL_H */

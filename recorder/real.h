@@ -72,7 +72,13 @@
     X(int, fsync, (int fd), (fd))                                                                   \
     X(int, fdatasync, (int fd), (fd))
 
-#define WEFT_REAL_FUNCS(X) WEFT_REAL_LOCK_FUNCS(X) WEFT_REAL_IO_FUNCS(X)
+/* Called by the preload library's own interposers only (preload.c). */
+#define WEFT_REAL_THREAD_FUNCS(X)                                                                   \
+    X(int, pthread_create, (pthread_t * t, const pthread_attr_t *a, void *(*f)(void *), void *p),   \
+      (t, a, f, p))                                                                                 \
+    X(int, pthread_setname_np, (pthread_t t, const char *n), (t, n))
+
+#define WEFT_REAL_FUNCS(X) WEFT_REAL_LOCK_FUNCS(X) WEFT_REAL_IO_FUNCS(X) WEFT_REAL_THREAD_FUNCS(X)
 
 #ifdef WEFT_PRELOAD
 

@@ -44,20 +44,38 @@ const char *weft_strerror(int err)
 
 /* ---- exit and fork ----------------------------------------------------------- */
 
+/* Ends the current recording: events stop, the sampler makes its last
+ * drain, then the writer its last cycle. Under session_lock. */
+static int finish_recording(int reason)
+{
+    __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
+    weft__sched_stop();
+    int rc = weft__writer_finish(reason);
+    active = false;
+    return rc;
+}
+
 static void at_exit(void)
 {
     pthread_mutex_lock(&session_lock);
-    if (active) {
-        __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
-        weft__writer_finish(WEFT_END_EXIT);
-        active = false;
-    }
+    int was = weft__guard_enter();
+    if (active)
+        finish_recording(WEFT_END_EXIT);
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
 }
 
+/* Lock order: session_lock, the sampler's locks, weft__lock, the string
+ * table. Guarded from prepare to parent/child (the guard is per thread, and
+ * the child's one thread is the forking one): under the preload library
+ * these locks go through the interposers, and a contended weft__lock
+ * recorded as a wait would register the thread, which takes weft__lock
+ * again. */
 static void fork_prepare(void)
 {
+    weft__in_recorder++;
     pthread_mutex_lock(&session_lock);
+    weft__sched_fork_prepare();
     pthread_mutex_lock(&weft__lock);
     weft__strtab_lock();
 }
@@ -66,7 +84,9 @@ static void fork_parent(void)
 {
     weft__strtab_unlock();
     pthread_mutex_unlock(&weft__lock);
+    weft__sched_fork_parent();
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 /* The child has only the forking thread and no writer: it does not record
@@ -80,7 +100,9 @@ static void fork_child(void)
     active = false;
     weft__strtab_unlock();
     pthread_mutex_unlock(&weft__lock);
+    weft__sched_fork_child();
     pthread_mutex_unlock(&session_lock);
+    weft__in_recorder--;
 }
 
 static void install_hooks(void)
@@ -137,13 +159,14 @@ static int write_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int write_header(int fd, weft_clock_sample s, uint32_t nchunks)
+static int write_header(int fd, weft_clock_sample s, uint32_t nchunks, int sched_source)
 {
     weft_header h;
     memset(&h, 0, sizeof h);
     h.version = WEFT_FORMAT_VERSION;
     h.clock = weft__use_tsc ? WEFT_CLOCK_TSC : WEFT_CLOCK_MONOTONIC;
     h.tick_shift = (uint8_t)weft__tick_shift;
+    h.sched_source = (uint8_t)sched_source;
     h.pid = (uint32_t)getpid();
     h.ticks0 = s.ticks;
     h.mono0_ns = s.mono_ns;
@@ -157,6 +180,41 @@ static int write_header(int fd, weft_clock_sample s, uint32_t nchunks)
     return write_all(fd, buf, weft_header_encode(&h, buf));
 }
 
+/* Opens the file and starts the writer and the sampler; the caller
+ * publishes the generation. Under session_lock. */
+static int start_recording(const weft_config *cfg, uint32_t gen)
+{
+    weft__clock_init();
+    weft_session_cfg sc;
+    resolve_path(cfg, sc.path, sizeof sc.path);
+    sc.seconds = cfg ? cfg->seconds : 0;
+    sc.nchunks = chunks_for(cfg ? cfg->buffer_bytes : 0);
+    sc.fd = open(sc.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (sc.fd < 0)
+        return -errno;
+    int source = weft__sched_choose();
+    weft_clock_sample start = weft__clock_sample();
+    int rc = write_header(sc.fd, start, sc.nchunks, source);
+    if (!rc) {
+        pthread_mutex_lock(&weft__lock);
+        weft__thread_new_recording();
+        weft__nchunks = sc.nchunks;
+        weft__writer_gen = gen;
+        pthread_mutex_unlock(&weft__lock);
+        rc = weft__sched_start(gen, source, start);
+    }
+    if (!rc && (rc = weft__writer_start(&sc, gen, start)) != 0)
+        weft__sched_stop();
+    if (rc) {
+        close(sc.fd);
+        unlink(sc.path);
+        pthread_mutex_lock(&weft__lock);
+        weft__writer_gen = 0;
+        pthread_mutex_unlock(&weft__lock);
+    }
+    return rc;
+}
+
 int weft_start(const weft_config *cfg)
 {
     int rc = check_cfg(cfg);
@@ -164,49 +222,22 @@ int weft_start(const weft_config *cfg)
         return rc;
     pthread_once(&hooks_once, install_hooks);
     pthread_mutex_lock(&session_lock);
-    if (active && weft__writer_done()) { /* window ended: reap that recording */
-        weft__writer_finish(WEFT_END_WINDOW);
-        active = false;
-    }
+    int was = weft__guard_enter(); /* the threads it creates are the recorder's */
+    if (active && weft__writer_done()) /* window ended: reap that recording */
+        finish_recording(WEFT_END_WINDOW);
     if (active) {
-        pthread_mutex_unlock(&session_lock);
-        return -EBUSY;
+        rc = -EBUSY;
+    } else {
+        uint32_t gen = ++last_gen ? last_gen : ++last_gen; /* 0 means "off" */
+        rc = start_recording(cfg, gen);
+        if (!rc) {
+            active = true;
+            __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
+        }
     }
-    weft__clock_init();
-    weft_session_cfg sc;
-    resolve_path(cfg, sc.path, sizeof sc.path);
-    sc.seconds = cfg ? cfg->seconds : 0;
-    sc.nchunks = chunks_for(cfg ? cfg->buffer_bytes : 0);
-    sc.fd = open(sc.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (sc.fd < 0) {
-        rc = -errno;
-        pthread_mutex_unlock(&session_lock);
-        return rc;
-    }
-    weft_clock_sample start = weft__clock_sample();
-    uint32_t gen = ++last_gen ? last_gen : ++last_gen; /* 0 means "off" */
-    rc = write_header(sc.fd, start, sc.nchunks);
-    if (!rc) {
-        pthread_mutex_lock(&weft__lock);
-        weft__thread_new_recording();
-        weft__nchunks = sc.nchunks;
-        weft__writer_gen = gen;
-        pthread_mutex_unlock(&weft__lock);
-        rc = weft__writer_start(&sc, gen, start);
-    }
-    if (rc) {
-        close(sc.fd);
-        unlink(sc.path);
-        pthread_mutex_lock(&weft__lock);
-        weft__writer_gen = 0;
-        pthread_mutex_unlock(&weft__lock);
-        pthread_mutex_unlock(&session_lock);
-        return rc;
-    }
-    active = true;
-    __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
-    return 0;
+    return rc;
 }
 
 int weft_stop(void)
@@ -216,9 +247,9 @@ int weft_stop(void)
         pthread_mutex_unlock(&session_lock);
         return -ESRCH;
     }
-    __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
-    int rc = weft__writer_finish(WEFT_END_STOP);
-    active = false;
+    int was = weft__guard_enter();
+    int rc = finish_recording(WEFT_END_STOP);
+    weft__guard_leave(was);
     pthread_mutex_unlock(&session_lock);
     return rc;
 }
@@ -226,11 +257,12 @@ int weft_stop(void)
 /* ---- WEFT_OUT: recording without a weft_start() call ------------------------------- */
 
 /* Runs before main() in every program linked with libweft: with WEFT_OUT set,
- * records for WEFT_SECONDS (default 5) seconds or until exit. */
+ * records for WEFT_SECONDS (default 5) seconds or until exit - unless another
+ * copy of the recorder or another process records (copies.c). */
 __attribute__((constructor)) static void autostart(void)
 {
     const char *out = getenv("WEFT_OUT");
-    if (!out || !*out)
+    if (!out || !*out || !weft__autostart_gate())
         return;
     weft_config cfg;
     memset(&cfg, 0, sizeof cfg);

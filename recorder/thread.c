@@ -1,13 +1,14 @@
 /*
  * thread.c - per-thread recorder state: registration on a thread's first
  * event, its chunks and the two SPSC rings that pass chunks to and from the
- * writer, its name caches, and its end at thread exit.
+ * writer, its name caches, its lifecycle events (create, start, rename) and
+ * its end at thread exit.
  *
  * Everything here runs off the hot path: once per thread per recording, once
  * per 64 KiB chunk, or on the first use of a name by a thread.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "emit.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,12 +26,15 @@ WEFT__TLS int weft__in_recorder;
 
 static uint32_t next_index;            /* under weft__lock; reset per recording */
 static _Atomic uint64_t next_task = 1; /* task ids, handed out in blocks */
+static _Atomic uint64_t next_spawn = 1; /* THREAD_CREATE serials, process-wide */
 #define TASK_BLOCK 1024
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static WEFT__TLS bool self_dead;          /* TLS destructor ran: never register again */
 static WEFT__TLS char early_name[64];     /* weft_thread_name() before registering */
+static WEFT__TLS bool self_system;        /* this thread is the sampler ... */
+static WEFT__TLS uint32_t system_gen;     /* ... of this recording */
 
 /* ---- SPSC ring ------------------------------------------------------------ */
 
@@ -241,6 +245,7 @@ static weft_thread *thread_new(uint32_t nchunks)
     }
     grow_first_chunks(t);
     t->tid = (pid_t)syscall(SYS_gettid);
+    t->pthread = pthread_self();
     return t;
 }
 
@@ -261,6 +266,7 @@ static void thread_reset(weft_thread *t)
     atomic_store(&t->cur_pub, NULL);
     t->seq = t->written = 0;
     t->announced = false;
+    t->renamed = false;
 }
 
 static weft_thread *thread_register(void);
@@ -286,7 +292,11 @@ static weft_thread *thread_register(void)
     pthread_once(&exit_once, make_exit_key);
     weft_thread *t = weft__self;
     pthread_mutex_lock(&weft__lock);
-    uint32_t gen = __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+    /* The sampler starts before the generation is published and makes its
+     * last drain after it is withdrawn: it registers for the recording the
+     * writer serves, not for weft__gen. */
+    uint32_t gen = self_system ? (system_gen == weft__writer_gen ? system_gen : 0)
+                               : __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
     if (!gen) {
         pthread_mutex_unlock(&weft__lock);
         return NULL;
@@ -313,10 +323,23 @@ static weft_thread *thread_register(void)
         thread_reset(t);
     }
     read_own_name(t);
-    t->index = ++next_index;
+    t->index = self_system ? WEFT_SYSTEM_THREAD : ++next_index;
     t->gen = gen;
     pthread_mutex_unlock(&weft__lock);
+    /* Outside weft__lock: opening the context-switch event takes a few
+     * system calls, and the sampler never needs weft__lock. The sampler
+     * itself is not tracked: its wake-ups are the recorder's, not the
+     * program's. */
+    if (!self_system)
+        weft__sched_thread_register(gen, t->index, t->tid);
     return t;
+}
+
+weft_thread *weft__thread_register_system(uint32_t gen)
+{
+    self_system = true;
+    system_gen = gen;
+    return weft__thread_slow();
 }
 
 void weft__thread_set_name(const char *name)
@@ -421,12 +444,21 @@ int weft__chunk_next(weft_thread *t, uint64_t now_q)
 /* Runs at pthread exit. If the writer still serves this thread's recording,
  * the last chunk goes to it and the writer frees the state after draining;
  * otherwise the state is freed here. */
+static void thread_end(weft_thread *t);
+
 static void thread_exit(void *arg)
 {
-    weft_thread *t = arg;
+    int was = weft__guard_enter();
+    thread_end(arg);
+    weft__guard_leave(was);
+}
+
+static void thread_end(weft_thread *t)
+{
     WEFT__HIDDEN void weft__thread_exit_event(weft_thread *t);
     if (t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED))
         weft__thread_exit_event(t);
+    weft__sched_thread_exit();
     self_dead = true;
     weft__self = NULL;
     pthread_mutex_lock(&weft__lock);
@@ -460,4 +492,75 @@ WEFT__HIDDEN void weft__thread_after_fork_child(void)
         weft__self->gen = 0;
         weft__threads = weft__self;
     }
+}
+
+/* ---- lifecycle: create, start, rename ------------------------------------- */
+
+uint32_t weft__thread_index(void)
+{
+    weft_thread *t = weft__self;
+    return t && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED) ? t->index : 0;
+}
+
+uint64_t weft__thread_spawn(void)
+{
+    if (!weft_enabled())
+        return 0;
+    weft_thread *t = weft__thread();
+    if (!t)
+        return 0;
+    /* Serials are unique in the process, not per recording, so a child
+     * started in a later recording can never match a stale create. */
+    uint64_t spawn = atomic_fetch_add_explicit(&next_spawn, 1, memory_order_relaxed);
+    uint8_t *p = ev_open(t, WEFT_EV_THREAD_CREATE, WEFT_EVENT_MAX);
+    if (p)
+        ev_close(t, weft_put_uvarint(p, spawn));
+    return spawn;
+}
+
+void weft__thread_started(uint32_t parent_index, uint64_t spawn)
+{
+    if (!weft_enabled())
+        return;
+    weft_thread *t = weft__thread(); /* registers: nothing is written yet */
+    if (!t)
+        return;
+    uint8_t *p = ev_open(t, WEFT_EV_THREAD_START, WEFT_EVENT_MAX);
+    if (!p)
+        return;
+    p = weft_put_uvarint(p, parent_index);
+    ev_close(t, weft_put_uvarint(p, spawn));
+}
+
+/* Another thread's stream belongs to that thread alone, so a rename from
+ * outside cannot be an event there; it is left for the writer, which
+ * announces the thread again (a second THREAD record) under the new name. */
+void weft__thread_renamed(pthread_t th, const char *name)
+{
+    if (!name)
+        return;
+    if (pthread_equal(th, pthread_self())) {
+        weft_thread_name(name);
+        return;
+    }
+    pthread_mutex_lock(&weft__lock);
+    for (weft_thread *t = weft__threads; t; t = t->next) {
+        if (!pthread_equal(t->pthread, th) || atomic_load_explicit(&t->exited, memory_order_relaxed))
+            continue;
+        size_t n = strnlen(name, sizeof t->new_name - 1);
+        memcpy(t->new_name, name, n);
+        t->new_name[n] = 0;
+        t->renamed = true;
+        break;
+    }
+    pthread_mutex_unlock(&weft__lock);
+}
+
+bool weft__thread_take_rename_locked(weft_thread *t)
+{
+    if (!t->renamed)
+        return false;
+    memcpy(t->name, t->new_name, sizeof t->name);
+    t->renamed = false;
+    return true;
 }

@@ -151,6 +151,8 @@ static const weft_event_spec weft_event_specs[WEFT_EV_LIMIT] = {
     X(4, REGION_TOO_DEEP, "more than 255 regions open on one thread; the region was not recorded") \
     X(5, STRING_TABLE_FULL, "string table full; the name is shown as <string table full>") \
     X(6, LOG_TRUNCATED, "log message longer than WEFT_LOG_MAX was cut (arg: original length)") \
+    X(16, SCHED_FALLBACK, "perf_event_open refused for a thread, whose scheduling is sampled from schedstat instead (name: the error; arg: thread index)") \
+    X(17, SCHED_UNAVAILABLE, "no scheduling data for a thread: its schedstat file could not be read (name: the error; arg: thread index)") \
     X(7, GC_NESTED, "weft_gc_begin() while a pause was open; this begin was ignored") \
     X(8, GC_END_WITHOUT_BEGIN, "weft_gc_end() without an open pause; it was ignored") \
     X(64, TASK_ENDED_TWICE, "task ended more than once; later ends are ignored")        \

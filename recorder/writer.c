@@ -14,6 +14,9 @@
  *      Strings are read after the commits, so every id a batch uses is
  *      already in the table;
  *   D. returns written chunks to their threads' free rings.
+ * The MODULE records of the executable mappings (modules.c) go first, read
+ * by weft_start's thread before the writer exists, and again before the END
+ * record for the mappings that appeared since.
  * A frame stays open across cycles (blocks linked to the previous 64 KiB), so
  * the compressor keeps its dictionary: one frame per 100 ms cycle cost ~4 %
  * more bytes. Each cycle still ends on a complete block, so a truncated file
@@ -82,6 +85,7 @@ static struct {
     uint64_t events, dropped;
     size_t mem_peak;
     uint64_t win_start_ns, win_bytes, last_rate; /* input rate, for the level */
+    weft_modules modules; /* mappings already in MODULE records */
 } W;
 
 static pthread_once_t sem_once = PTHREAD_ONCE_INIT;
@@ -216,6 +220,22 @@ static void write_clock(weft_clock_sample s)
     record(WEFT_REC_CLOCK, b, (size_t)(p - b), NULL, 0);
 }
 
+static void write_module(void *ctx, uint64_t start, uint64_t end, uint64_t offset, const char *path,
+                         size_t len)
+{
+    (void)ctx;
+    uint8_t b[4 * WEFT_UVARINT_MAX], *p = b;
+    p = weft_put_uvarint(p, start);
+    p = weft_put_uvarint(p, end);
+    p = weft_put_uvarint(p, offset);
+    p = weft_put_uvarint(p, len);
+    record(WEFT_REC_MODULE, b, (size_t)(p - b), path, len);
+}
+
+/* Mappings not reported yet. Without /proc (a chroot, say) the file simply
+ * has no MODULE records and call sites stay raw addresses. */
+static void write_modules(void) { weft__modules_scan(&W.modules, write_module, NULL); }
+
 /* New strings since the last cycle, in records of at most ~64 KiB. */
 static void write_strings(void)
 {
@@ -309,6 +329,8 @@ static void collect(bool partial)
     for (weft_thread *t = weft__threads; t; t = t->next) {
         if (t->gen != W.gen)
             continue;
+        if (weft__thread_take_rename_locked(t))
+            t->announced = false; /* a THREAD record again, with the new name */
         weft_chunk *cur = atomic_load_explicit(&t->cur_pub, memory_order_acquire);
         weft_chunk *c;
         while ((c = weft__ring_pop(&t->full)))
@@ -409,6 +431,7 @@ static void write_end(int reason)
 static void finish(int reason)
 {
     cycle(true);
+    write_modules(); /* libraries loaded while recording */
     pthread_mutex_lock(&weft__lock);
     if (!W.err) /* after a write error the file stays without END: truncated */
         write_end(reason);
@@ -457,6 +480,8 @@ static void *writer_main(void *arg)
             reason = W.err ? WEFT_END_WRITE_ERROR : WEFT_END_WINDOW;
             uint32_t g = W.gen; /* stop events, unless weft_stop beat us to it */
             __atomic_compare_exchange_n(&weft__gen, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            /* The sampler's last drain must land before the final cycle. */
+            weft__sched_stop();
         }
         if (reason) {
             finish(reason);
@@ -480,6 +505,7 @@ int weft__writer_start(const weft_session_cfg *cfg, uint32_t gen, weft_clock_sam
     W.work = NULL, W.gone = NULL, W.nwork = W.work_cap = W.ngone = W.gone_cap = 0;
     W.events = W.dropped = 0;
     W.mem_peak = 0;
+    weft__modules_free(&W.modules);
     W.strings_written = 0;
     W.err = 0;
     W.frame_open = false;
@@ -508,6 +534,11 @@ int weft__writer_start(const weft_session_cfg *cfg, uint32_t gen, weft_clock_sam
     W.prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     W.prefs.frameInfo.blockChecksumFlag = LZ4F_blockChecksumEnabled;
     W.prefs.compressionLevel = 0;
+    /* Here, not on the writer thread: reading /proc/self/maps allocates, and
+     * an allocation in flight on another thread when the program forks
+     * right after weft_start() can leave the child's allocator locked
+     * (glibc's malloc guards against that; sanitizer runtimes may not). */
+    write_modules();
 
     /* The writer takes none of the program's signals. */
     sigset_t all, old;
@@ -546,4 +577,5 @@ void weft__writer_forget(void)
     W.out = NULL;
     W.work = NULL;
     W.gone = NULL;
+    W.modules = (weft_modules){NULL, 0, 0};
 }

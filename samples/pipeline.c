@@ -16,9 +16,8 @@
  * With WEFT_OUT set, recording already started before main() and -o is
  * ignored.
  */
-#include <weft.h>
+#include "sample.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -210,15 +209,7 @@ int main(int argc, char **argv)
             return opt == 'h' ? 0 : 2;
         }
     }
-    weft_config cfg = {0};
-    cfg.path = out;
-    int rc = weft_start(&cfg);
-    if (rc == -EBUSY)
-        out = getenv("WEFT_OUT"); /* already recording since before main() */
-    else if (rc) {
-        fprintf(stderr, "pipeline: cannot record to %s: %s\n", out, weft_strerror(rc));
-        return 1;
-    }
+    out = sample_start("pipeline", out);
     weft_thread_name("main");
     pthread_t in[NINGEST], wk[NWORKERS], sk;
     for (intptr_t i = 0; i < NINGEST; i++)
@@ -240,12 +231,8 @@ int main(int argc, char **argv)
     pthread_join(sk, NULL);
     weft_log(0, "main", "pipeline drained");
 
-    rc = weft_stop();
-    if (rc && rc != -ESRCH) {
-        fprintf(stderr, "pipeline: recording failed: %s\n", weft_strerror(rc));
-        return 1;
-    }
+    sample_stop("pipeline");
     printf("pipeline: %lu requests in %.1f s, trace in %s\n", (unsigned long)atomic_load(&completed),
-           seconds, out ? out : "(none)");
+           seconds, out);
     return 0;
 }

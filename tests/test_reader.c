@@ -415,6 +415,99 @@ Test(reader, skips_unknown_record_kinds_and_trailing_bytes_in_bodies)
     wv_reader_close(r);
 }
 
+/* A MODULE record body: start, end, offset, path. */
+static size_t module_body(uint8_t *b, uint64_t start, uint64_t end, uint64_t off, const char *path)
+{
+    uint8_t *p = b;
+    p = weft_put_uvarint(p, start);
+    p = weft_put_uvarint(p, end);
+    p = weft_put_uvarint(p, off);
+    p = weft_put_uvarint(p, strlen(path));
+    memcpy(p, path, strlen(path));
+    return (size_t)(p - b) + strlen(path);
+}
+
+Test(reader, module_records_are_kept_in_file_order_with_exact_values)
+{
+    tg *g = tg_new(NULL);
+    uint8_t b[256];
+    tg_record(g, WEFT_REC_MODULE, b, module_body(b, 0x555500001000, 0x555500005000, 0x1000, "/bin/demo"));
+    tg_thread(g, 1, 10, "main");
+    tg_batch_chunk(g, 1);
+    tg_ev(g, 1000000, WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev(g, 1000100, WEFT_EV_GC_END, 0, 0, 0);
+    tg_batch_end(g);
+    tg_record(g, WEFT_REC_MODULE, b, module_body(b, 0x7f0000000000, 0x7f0000200000, 0, "/lib/x y.so"));
+    tg_end(g, WEFT_END_STOP, 2, 0, 0);
+    wv_reader *r = wv_reader_open(write_trace(g, "modules.weft"));
+    tg_free(g);
+    wv_event ev;
+    while (wv_reader_next(r, &ev))
+        ;
+    cr_assert_eq(wv_reader_status(r), WV_OK, "%s", wv_reader_message(r));
+    cr_assert_eq(wv_reader_module_count(r), 2);
+    const wv_module *m = wv_reader_module(r, 0);
+    cr_expect_eq(m->start, 0x555500001000);
+    cr_expect_eq(m->end, 0x555500005000);
+    cr_expect_eq(m->offset, 0x1000);
+    cr_expect_str_eq(m->path, "/bin/demo");
+    m = wv_reader_module(r, 1);
+    cr_expect_eq(m->start, 0x7f0000000000);
+    cr_expect_str_eq(m->path, "/lib/x y.so", "paths keep their spaces");
+    cr_expect_null(wv_reader_module(r, 2));
+    wv_reader_close(r);
+}
+
+Test(reader, system_stream_and_a_second_thread_record_are_read)
+{
+    tg_opts o = tg_defaults();
+    o.sched_source = WEFT_SCHED_SRC_PERF;
+    tg *g = tg_new(&o);
+    tg_thread(g, WEFT_SYSTEM_THREAD, 11, "weft-sampler");
+    tg_thread(g, 1, 12, "worker");
+    tg_batch_chunk(g, WEFT_SYSTEM_THREAD);
+    tg_ev(g, 1000000, WEFT_EV_TIME_BASE, 0, 0, 0);
+    tg_ev(g, 1000500, WEFT_EV_SCHED, 1, 3, WEFT_SWITCH_PREEMPTED);
+    tg_batch_end(g);
+    tg_thread(g, 1, 12, "renamed"); /* announced again: a rename from another thread */
+    tg_end(g, WEFT_END_STOP, 2, 0, 0);
+    wv_reader *r = wv_reader_open(write_trace(g, "system.weft"));
+    tg_free(g);
+    cr_assert_eq(wv_reader_header(r)->sched_source, WEFT_SCHED_SRC_PERF);
+    wv_event ev;
+    cr_assert_eq(wv_reader_next(r, &ev), 1);
+    cr_assert_eq(wv_reader_next(r, &ev), 1);
+    cr_expect_eq(ev.thread, WEFT_SYSTEM_THREAD);
+    cr_expect_eq(ev.code, WEFT_EV_SCHED);
+    cr_expect_eq(ev.arg[0], 1);
+    cr_expect_eq(ev.arg[1], 3);
+    cr_expect_eq(ev.arg[2], WEFT_SWITCH_PREEMPTED);
+    cr_expect_eq(ev.ns, 500);
+    cr_assert_eq(wv_reader_next(r, &ev), 0);
+    cr_assert_eq(wv_reader_status(r), WV_OK, "%s", wv_reader_message(r));
+    cr_expect_str_eq(wv_reader_thread(r, WEFT_SYSTEM_THREAD)->name, "weft-sampler");
+    cr_expect_str_eq(wv_reader_thread(r, 1)->name, "renamed");
+    wv_reader_close(r);
+}
+
+Test(reader, more_module_records_than_the_limit_is_a_problem_of_the_file)
+{
+    tg *g = tg_new(NULL);
+    uint8_t b[64];
+    for (unsigned i = 0; i <= WV_MAX_MODULES; i++)
+        tg_record(g, WEFT_REC_MODULE, b, module_body(b, 0x1000, 0x2000, 0, "/m"));
+    tg_end(g, WEFT_END_STOP, 0, 0, 0);
+    const char *p = write_trace(g, "manymod.weft");
+    tg_free(g);
+    wv_reader *r = wv_reader_open(p);
+    wv_event ev;
+    cr_assert_eq(wv_reader_next(r, &ev), 0);
+    cr_assert_eq(wv_reader_status(r), WV_FAILED);
+    cr_expect(strstr(wv_reader_message(r), ": more than 8192 module records"), "%s", wv_reader_message(r));
+    cr_expect_eq(wv_reader_module_count(r), WV_MAX_MODULES);
+    wv_reader_close(r);
+}
+
 /* ---- bad input: one exact line each ----------------------------------------- */
 
 Test(reader, missing_file_fails_with_the_os_reason)
@@ -534,8 +627,10 @@ Test(reader, malformed_events_and_records_are_corruption)
         {"bigthread.weft", "offset %llu: thread index 70000 exceeds the limit of 65536 threads"},
         {"strid.weft", "offset %llu: corrupt record: string id 0 out of range 1..262144"},
         {"biglen.weft", "offset %llu: corrupt record: record of kind 1 is 100000 bytes, over the limit of 69632"},
+        {"badmod.weft", "offset %llu: corrupt record: bad module record"},
+        {"longmod.weft", "offset %llu: module path of 5000 bytes exceeds the limit of 4096"},
     };
-    for (int c = 0; c < 5; c++) {
+    for (int c = 0; c < 7; c++) {
         tg *g = tg_new(NULL);
         if (c == 0 || c == 1) {
             tg_thread(g, 0, 10, "a");
@@ -551,6 +646,17 @@ Test(reader, malformed_events_and_records_are_corruption)
             tg_thread(g, 70000, 10, "a");
         } else if (c == 3) {
             tg_string(g, 0, "zero");
+        } else if (c == 5) {
+            uint8_t b[64]; /* end below start */
+            tg_record(g, WEFT_REC_MODULE, b, module_body(b, 0x2000, 0x1000, 0, "/x"));
+        } else if (c == 6) {
+            char *path = malloc(5001);
+            memset(path, 'p', 5000);
+            path[5000] = 0;
+            uint8_t *b = malloc(5100);
+            tg_record(g, WEFT_REC_MODULE, b, module_body(b, 0x1000, 0x2000, 0, path));
+            free(b);
+            free(path);
         } else {
             char *big = calloc(1, 100000);
             tg_record(g, WEFT_REC_STRINGS, big, 100000);

@@ -1,13 +1,16 @@
 /*
  * test_recorder.c - libweft recorded through its public API and read back:
  * every event type round-trips with its exact values, regions nest, tasks
- * cross threads, misuse becomes diagnostics, and times match a known sleep.
+ * cross threads, misuse becomes diagnostics, times match a known sleep, and
+ * MODULE records map code addresses to files.
  */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -384,5 +387,78 @@ Test(recorder, copy_variants_key_names_by_content)
         cr_expect_str_eq(tu_nth(&t, WEFT_EV_REGION_BEGIN, i)->str[1], name);
         cr_expect_str_eq(tu_nth(&t, WEFT_EV_TASK_BEGIN, i)->str[2], name);
     }
+    tu_free(&t);
+}
+
+/* The module of a code address, or NULL. */
+static const wv_module *module_of(wv_reader *r, uint64_t addr)
+{
+    for (uint32_t i = 0; i < wv_reader_module_count(r); i++) {
+        const wv_module *m = wv_reader_module(r, i);
+        if (addr >= m->start && addr < m->end)
+            return m;
+    }
+    return NULL;
+}
+
+Test(recorder, module_records_map_a_function_of_this_program_to_its_file)
+{
+    const char *path = start_at("modules");
+    weft_log(0, "m", "recorded");
+    /* A library loaded while recording is reported at the end. */
+    void *z = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    cr_assert_not_null(z, "libz.so.1: %s", dlerror());
+    void *zfn = dlsym(z, "zlibVersion");
+    cr_assert_eq(weft_stop(), 0);
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    cr_assert_gt(n, 0);
+    exe[n] = 0;
+
+    wv_reader *r = wv_reader_open(path);
+    wv_event ev;
+    while (wv_reader_next(r, &ev))
+        ;
+    cr_assert_eq(wv_reader_status(r), WV_OK, "%s", wv_reader_message(r));
+    const wv_module *m = module_of(r, (uint64_t)(uintptr_t)&module_of);
+    cr_assert_not_null(m, "no module holds this test's own function");
+    cr_expect_str_eq(m->path, exe);
+    struct stat st;
+    cr_assert_eq(stat(exe, &st), 0);
+    uint64_t file_off = (uint64_t)(uintptr_t)&module_of - m->start + m->offset;
+    cr_expect_lt(file_off, (uint64_t)st.st_size, "the function lies inside the file");
+    const wv_module *lz = module_of(r, (uint64_t)(uintptr_t)zfn);
+    cr_assert_not_null(lz, "the library loaded while recording is reported");
+    cr_expect(strstr(lz->path, "libz.so"), "%s", lz->path);
+    for (uint32_t i = 0; i < wv_reader_module_count(r); i++) /* each mapping once */
+        for (uint32_t k = i + 1; k < wv_reader_module_count(r); k++)
+            cr_expect(wv_reader_module(r, i)->start != wv_reader_module(r, k)->start ||
+                          strcmp(wv_reader_module(r, i)->path, wv_reader_module(r, k)->path),
+                      "mapping %s reported twice", wv_reader_module(r, k)->path);
+    wv_reader_close(r);
+    dlclose(z);
+}
+
+Test(recorder, the_sampler_is_the_system_stream_and_names_the_source)
+{
+    const char *path = start_at("system");
+    weft_log(0, "s", "registered");
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+    trace t;
+    stop_and_load(path, &t);
+    cr_expect_neq(t.hdr.sched_source, 0, "the header names a scheduling source");
+    wv_reader *r = wv_reader_open(path);
+    wv_event ev;
+    while (wv_reader_next(r, &ev))
+        ;
+    if (t.hdr.sched_source != WEFT_SCHED_SRC_NONE) {
+        cr_expect_str_eq(wv_reader_thread(r, WEFT_SYSTEM_THREAD)->name, "weft-sampler");
+        cr_expect_gt(tu_count(&t, WEFT_EV_SCHED, 0) + tu_count(&t, WEFT_EV_SCHEDSTAT, 0), 0);
+    }
+    for (size_t i = 0; i < t.n; i++)
+        if (t.ev[i].code == WEFT_EV_SCHED || t.ev[i].code == WEFT_EV_SCHEDSTAT)
+            cr_expect_eq(t.ev[i].thread, WEFT_SYSTEM_THREAD);
+    wv_reader_close(r);
     tu_free(&t);
 }

@@ -11,20 +11,11 @@
 #include "testutil.h"
 #include "weft.h"
 
-static char *envvar(const char *k, const char *v)
-{
-    static char buf[4][600];
-    static int n;
-    char *b = buf[n++ % 4];
-    snprintf(b, sizeof buf[0], "%s=%s", k, v);
-    return b;
-}
-
 Test(session, weft_out_records_an_unchanged_program_until_the_window_ends)
 {
     const char *path = tu_path("env");
     char *argv[] = {RECORDEE_BIN, "env", NULL};
-    char *env[] = {envvar("WEFT_OUT", path), envvar("WEFT_SECONDS", "0.2"), NULL};
+    char *env[] = {tu_env("WEFT_OUT", path), tu_env("WEFT_SECONDS", "0.2"), NULL};
     char *out;
     int st = tu_run(argv, env, &out);
     cr_expect_eq(st, 7, "the program's own exit status passes through; output: %s", out);
@@ -43,7 +34,7 @@ Test(session, a_bad_weft_seconds_is_reported_and_the_default_used)
 {
     const char *path = tu_path("badsecs");
     char *argv[] = {RECORDEE_BIN, "env", NULL};
-    char *env[] = {envvar("WEFT_OUT", path), envvar("WEFT_SECONDS", "soon"), NULL};
+    char *env[] = {tu_env("WEFT_OUT", path), tu_env("WEFT_SECONDS", "soon"), NULL};
     char *out;
     cr_expect_eq(tu_run(argv, env, &out), 7);
     cr_expect(strstr(out, "weft: WEFT_SECONDS=soon is not a number of seconds; using 5\n"), "%s", out);
@@ -58,7 +49,7 @@ Test(session, a_bad_weft_seconds_is_reported_and_the_default_used)
 Test(session, an_unwritable_weft_out_is_reported_and_the_program_runs)
 {
     char *argv[] = {RECORDEE_BIN, "env", NULL};
-    char *env[] = {envvar("WEFT_OUT", "/nonexistent-dir/x.weft"), NULL};
+    char *env[] = {tu_env("WEFT_OUT", "/nonexistent-dir/x.weft"), NULL};
     char *out;
     cr_expect_eq(tu_run(argv, env, &out), 7);
     cr_expect(strstr(out, "weft: cannot record to /nonexistent-dir/x.weft: No such file or directory\n"),

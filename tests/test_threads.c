@@ -68,7 +68,14 @@ Test(threads, a_full_buffer_drops_and_counts_every_lost_event)
      * is either in the file or counted as dropped. */
     cr_expect_eq(in_file + t.end.dropped, 2 * 2 * 2000000 + 2, "in file %zu + dropped %lu", in_file,
                  (unsigned long)t.end.dropped);
+#ifdef WEFT_TEST_UNDER_TSAN
+    /* Under TSan the producers run ~10x slower and the writer may keep up
+     * with them on a busy machine; the accounting above is still exact. */
+    if (!t.end.dropped)
+        cr_log_info("no drops under TSan this time: only the accounting was checked");
+#else
     cr_expect_gt(t.end.dropped, 0, "two 64 KiB chunks cannot hold this flood");
+#endif
     uint64_t in_drop_events = 0;
     for (size_t i = 0; i < t.n; i++)
         if (t.ev[i].code == WEFT_EV_DROP)

@@ -343,7 +343,9 @@ Test(waits, timed_out_condition_waits_last_their_timeout)
               (t1 - t0) / 1e6);
     cr_expect_eq(u->arg[0], WEFT_LOCK_UV_COND_TIMED);
     cr_expect_eq(u->arg[1], (uintptr_t)&uc);
-    cr_expect(u->dur_ns >= 5 * MS && u->dur_ns <= t3 - t2 + 50000, "%.3f ms of %.3f", u->dur_ns / 1e6,
+    /* >= 4.5 ms, not 5: early in a recording the tick rate is a first
+     * estimate, off by up to ~2 % until clock samples refine it (CI saw 4.94). */
+    cr_expect(u->dur_ns >= 45 * MS / 10 && u->dur_ns <= t3 - t2 + 50000, "%.3f ms of %.3f", u->dur_ns / 1e6,
               (t3 - t2) / 1e6);
     tu_free(&t);
     uv_cond_destroy(&uc);
@@ -382,7 +384,7 @@ Test(waits, gc_pauses_pair_up_and_misuse_is_a_diagnostic)
     size_t k = 0;
     for (size_t i = 0; i < t.n; i++) {
         const tev *e = &t.ev[i];
-        if (e->code == WEFT_EV_TIME_BASE)
+        if (e->code == WEFT_EV_TIME_BASE || e->thread == WEFT_SYSTEM_THREAD) /* the sampler's */
             continue;
         cr_assert_lt(k, sizeof want / sizeof want[0], "extra event %u", e->code);
         cr_expect_eq(e->code, want[k].code, "event %zu: code %u, expected %u", k, e->code, want[k].code);

@@ -4,7 +4,8 @@
  *
  * Exit status: 0 success (also for a truncated file, with a warning on
  * stderr); 1 bad input or failed output (what could be read is still
- * written); 2 usage errors.
+ * written); 2 usage errors. `weft record` exits with the recorded program's
+ * status instead (record.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "chrome.h"
 #include "reader.h"
+#include "record.h"
 #include "serve.h"
 #include "stats.h"
 #include "weft.h"
@@ -34,12 +36,21 @@ static const char usage_text[] =
     "  version            print the weft version and the trace format version\n"
     "  help               print this help\n";
 
+/* The command list, with `weft record`'s lines (record.c) before version. */
+static void print_usage(FILE *f)
+{
+    const char *tail = strstr(usage_text, "  version ");
+    fwrite(usage_text, 1, (size_t)(tail - usage_text), f);
+    fputs(wv_record_usage, f);
+    fputs(tail, f);
+}
+
 static int usage_error(const char *fmt, const char *arg)
 {
     fputs("weft: ", stderr);
     fprintf(stderr, fmt, arg);
     fputs("\n", stderr);
-    fputs(usage_text, stderr);
+    print_usage(stderr);
     return EXIT_USAGE;
 }
 
@@ -126,7 +137,7 @@ int main(int argc, char **argv)
         return usage_error("%s", "missing command");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage_text, stdout);
+        print_usage(stdout);
         return EXIT_OK;
     }
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
@@ -141,5 +152,7 @@ int main(int argc, char **argv)
         return cmd_stats(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve"))
         return wv_serve_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "record"))
+        return wv_record_main(argc - 2, argv + 2);
     return usage_error("unknown command %s", cmd);
 }

@@ -14,6 +14,14 @@
  *   recordee exits PATH          50 short-lived threads, one log each
  *   recordee racestop PATH PATH2 stop and restart while 3 threads record
  *   recordee fork PATH           fork while recording; the child must not record
+ *                                (nor keep the parent's perf_event descriptors)
+ *   recordee sleep PATH          "sleeper": 20 ms, then 3 x (log "begin", a 10 ms
+ *                                nanosleep, log "end", 5 ms)
+ *   recordee spin PATH           2 x CPUs + 1 threads spin 200 ms each
+ *   recordee spawn PATH          threads created the way the preload library's
+ *                                pthread_create does it, one renamed by its parent
+ *   recordee fdlimit PATH        RLIMIT_NOFILE 16: of 7 registered threads, 3 get
+ *                                no perf_event descriptor and fall back
  *   recordee mutexwait PATH      waits.c scenarios: a "holder" thread keeps a
  *   recordee condwait PATH       waiter blocked 5 ms (10 ms for pipewait) on a
  *   recordee semwait PATH        mutex, condition, semaphore, rwlock or empty
@@ -23,19 +31,30 @@
  * Exit status 0 means the scenario ran as planned; the caller checks the trace.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "weft.h"
+
+/* The recorder's hidden lifecycle hooks (recorder/internal.h), which the
+ * preload library's pthread_create and pthread_setname_np interposers call.
+ * They link here because recordee links the static library. */
+uint64_t weft__thread_spawn(void);
+void weft__thread_started(uint32_t parent_index, uint64_t spawn);
+uint32_t weft__thread_index(void);
+void weft__thread_renamed(pthread_t th, const char *name);
 
 static int start(const char *path, size_t buffer_bytes)
 {
@@ -144,6 +163,25 @@ static int racestop(const char *path, const char *path2)
 
 /* ---- fork ---------------------------------------------------------------------- */
 
+/* Descriptors of perf events open in this process. */
+static int perf_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char link[300], target[64] = "";
+        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(link, target, sizeof target - 1);
+        if (k > 0 && (target[k] = 0, strstr(target, "perf_event")))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 static int forked(const char *path)
 {
     if (start(path, 0))
@@ -152,12 +190,16 @@ static int forked(const char *path)
     pid_t pid = fork();
     if (pid == 0) {
         weft_log(0, "who", "child");
+        if (perf_fds() > 0)
+            _exit(5); /* the parent's context-switch events leaked into the child */
         _exit(weft_enabled() ? 4 : 0);
     }
     int st;
     waitpid(pid, &st, 0);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fprintf(stderr, "recordee: the forked child was still recording\n");
+        fprintf(stderr, "recordee: the forked child failed (status %d): %s\n", WEXITSTATUS(st),
+                WEXITSTATUS(st) == 5 ? "it kept the parent's perf_event descriptors"
+                                     : "it was still recording");
         return 4;
     }
     weft_log(0, "who", "parent-after");
@@ -369,6 +411,141 @@ static int wait_scenario(const wait_case *c, const char *path)
     return stop();
 }
 
+/* ---- sleep, spin ------------------------------------------------------------------ */
+
+/* Three rounds, so that a test can still see one when a loaded machine
+ * delays the recorder's sampler for most of another. */
+static void sleeper(void)
+{
+    weft_thread_name("sleeper"); /* registers: its context switches are tracked from here */
+    sleep_ms(20);
+    for (int i = 0; i < 3; i++) {
+        weft_log(0, "sleep", "begin");
+        sleep_ms(10);
+        weft_log(0, "sleep", "end");
+        sleep_ms(5);
+    }
+    sleep_ms(15);
+}
+
+static void *spinner(void *arg)
+{
+    char name[16];
+    snprintf(name, sizeof name, "spin-%d", (int)(intptr_t)arg);
+    weft_thread_name(name);
+    int64_t end = mono_ns() + 200000000;
+    while (mono_ns() < end)
+        ;
+    return NULL;
+}
+
+/* More spinners than CPUs, so the kernel must preempt them (at most 15:
+ * run_threads' limit). */
+static void spin(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int n = cpus < 1 ? 3 : cpus > 7 ? 15 : 2 * (int)cpus + 1;
+    run_threads(n, spinner);
+}
+
+/* ---- spawn: what the preload library's pthread_create interposer does ---------------- */
+
+typedef struct spawned {
+    void *(*fn)(void *);
+    void *arg;
+    uint32_t parent;
+    uint64_t spawn;
+} spawned;
+
+static void *spawned_main(void *p)
+{
+    spawned s = *(spawned *)p;
+    free(p);
+    weft__thread_started(s.parent, s.spawn);
+    return s.fn(s.arg);
+}
+
+static int spawn_thread(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+    spawned *s = malloc(sizeof *s);
+    if (!s)
+        return -1;
+    *s = (spawned){fn, arg, 0, weft__thread_spawn()};
+    s->parent = weft__thread_index();
+    return pthread_create(th, NULL, spawned_main, s);
+}
+
+static pthread_barrier_t renamed_ready, renamed_done;
+
+static void *grandchild(void *arg)
+{
+    weft_log(0, "spawn", "grandchild");
+    return arg;
+}
+
+static void *child(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    weft_log(0, "spawn", "child");
+    if (i == 0) {
+        pthread_t g;
+        spawn_thread(&g, grandchild, NULL);
+        pthread_join(g, NULL);
+    }
+    if (i == 1) { /* stay alive while the parent renames this thread */
+        pthread_barrier_wait(&renamed_ready);
+        pthread_barrier_wait(&renamed_done);
+        weft_log(0, "spawn", "renamed");
+    }
+    return NULL;
+}
+
+static int spawner(void)
+{
+    weft_thread_name("spawner");
+    pthread_barrier_init(&renamed_ready, NULL, 2);
+    pthread_barrier_init(&renamed_done, NULL, 2);
+    pthread_t th[3];
+    for (intptr_t i = 0; i < 3; i++)
+        if (spawn_thread(&th[i], child, (void *)i) != 0)
+            return 4;
+    pthread_barrier_wait(&renamed_ready);
+    pthread_setname_np(th[1], "renamed-1");
+    weft__thread_renamed(th[1], "renamed-1");
+    pthread_barrier_wait(&renamed_done);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    return 0;
+}
+
+/* ---- fdlimit: threads beyond weft's share of descriptors fall back ---------------------- */
+
+static pthread_barrier_t all_registered;
+
+/* All six are registered at once, so exactly three find no descriptor left
+ * (an exited thread's descriptor would go back to the share). */
+static void *fd_user(void *arg)
+{
+    weft_thread_name("fd-user");
+    pthread_barrier_wait(&all_registered);
+    sleep_ms(30);
+    return arg;
+}
+
+static int fdlimit(const char *path)
+{
+    /* A quarter of 16 for weft: the main thread and 3 others get perf. */
+    struct rlimit rl = {16, 16};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 4;
+    if (start(path, 0))
+        return 3;
+    weft_thread_name("fd-main");
+    pthread_barrier_init(&all_registered, NULL, 6);
+    run_threads(6, fd_user);
+    return stop();
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -384,6 +561,8 @@ int main(int argc, char **argv)
         return argc > 3 ? racestop(path, argv[3]) : 2;
     if (strcmp(mode, "fork") == 0)
         return forked(path);
+    if (strcmp(mode, "fdlimit") == 0)
+        return fdlimit(path);
     if (find_wait_case(mode))
         return wait_scenario(find_wait_case(mode), path);
     size_t buffer = strcmp(mode, "concurrent") == 0 ? 8u << 20 : strcmp(mode, "flood") == 0 ? 1 : 0;
@@ -407,6 +586,13 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "exits") == 0) {
         for (int round = 0; round < 50; round++)
             run_threads(1, short_lived);
+    } else if (strcmp(mode, "sleep") == 0) {
+        sleeper();
+    } else if (strcmp(mode, "spin") == 0) {
+        spin();
+    } else if (strcmp(mode, "spawn") == 0) {
+        if (spawner() != 0)
+            return 4;
     } else {
         fprintf(stderr, "recordee: unknown mode '%s'\n", mode);
         return 2;

@@ -109,7 +109,20 @@ const tev *tu_nth(const trace *t, unsigned code, size_t i)
 
 size_t tu_user_events(const trace *t)
 {
-    return t->n - tu_count(t, WEFT_EV_TIME_BASE, 0) - tu_count(t, WEFT_EV_DROP, 0);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        n += t->ev[i].thread != WEFT_SYSTEM_THREAD && t->ev[i].code != WEFT_EV_TIME_BASE &&
+             t->ev[i].code != WEFT_EV_DROP;
+    return n;
+}
+
+char *tu_env(const char *k, const char *v)
+{
+    static char buf[4][600];
+    static int n;
+    char *b = buf[n++ % 4];
+    snprintf(b, sizeof buf[0], "%s=%s", k, v);
+    return b;
 }
 
 int tu_run(char *const argv[], char *const env[], char **out)

@@ -44,8 +44,12 @@ void tu_free(trace *t);
 size_t tu_count(const trace *t, unsigned code, uint32_t thread);
 /* The i-th event of `code` (0-based), or NULL. */
 const tev *tu_nth(const trace *t, unsigned code, size_t i);
-/* Events the program generated: all but TIME_BASE and DROP bookkeeping. */
+/* Events the program generated: all but TIME_BASE and DROP bookkeeping and
+ * the recorder's own system stream (thread index 0). */
 size_t tu_user_events(const trace *t);
+
+/* "K=V" in one of a few static buffers (the last 4 stay valid), for tu_run. */
+char *tu_env(const char *k, const char *v);
 
 /* Runs argv with extra environment entries ("K=V", NULL-terminated); returns
  * the exit status (or 128+signal), with stdout+stderr in *out (malloc'd). */
