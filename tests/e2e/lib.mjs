@@ -16,6 +16,7 @@ export const WEFT = process.env.WEFT_BIN || path.join(build, 'viewer/weft');
 export const PIPELINE = process.env.WEFT_PIPELINE || path.join(build, 'samples/pipeline');
 export const GENTRACE = process.env.WEFT_GENTRACE || path.join(build, 'tests/weft_gentrace');
 export const RTTRACE = process.env.WEFT_RTTRACE || path.join(build, 'tests/weft_rttrace');
+export const WORKER_POOL = process.env.WEFT_WORKER_POOL || path.join(build, 'samples/worker_pool');
 export const ARTIFACTS = process.env.WEFT_E2E_ARTIFACTS || path.join(build, 'e2e-artifacts');
 export const CHROMIUM = process.env.WEFT_CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

@@ -4,13 +4,15 @@
 // site and selects the holder's release; clicking a state span shows it; the Blocking page's
 // tables are `weft stats`'s numbers. A generated trace (weft_gentrace ... rt): zoomed out, every
 // state and CPU span of `weft json` is drawn, merged or not, and the Blocking page matches stats.
+// A real recording (the worker_pool sample, 1 s): its Blocking page is `weft stats`, and its worst
+// lock wait shows the compacting worker as its holder, with its call site.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  WEFT, RTTRACE, GENTRACE, tmpDir, startServer, launch, getJson, withPage, shot, timelineSettled,
+  WEFT, RTTRACE, GENTRACE, WORKER_POOL, tmpDir, startServer, launch, getJson, withPage, shot, timelineSettled,
 } from './lib.mjs';
 import { fmtDur } from '../../web/util.js';
 
@@ -21,7 +23,9 @@ before(async () => {
   f.generated = path.join(f.dir, 'generated.weft');
   execFileSync(RTTRACE, [f.scenario]);
   execFileSync(GENTRACE, [f.generated, '200000', '4', '1', 'rt'], { stdio: 'ignore' });
-  f.server = await startServer([f.scenario, f.generated]);
+  f.recorded = path.join(f.dir, 'pool.weft');
+  execFileSync(WORKER_POOL, ['-o', f.recorded, '-s', '1'], { stdio: 'ignore' });
+  f.server = await startServer([f.scenario, f.generated, f.recorded]);
   f.url = f.server.url;
   f.browser = await launch();
 });
@@ -206,4 +210,31 @@ test('a generated trace: zoomed out, every state and CPU span is drawn; Blocking
     await checkBlockingPage(page, f.generated);
     await shot(page, 'runtime-generated-blocking');
   }, { width: 1600, height: 1400 });
+});
+
+test('a real recording: the Blocking page is weft stats; the worst lock wait names its holder', async () => {
+  const id = await idOf('pool.weft');
+  const sum = await getJson(f.url, `/api/traces/${id}/summary`);
+  const b = await getJson(f.url, `/api/traces/${id}/blocking`);
+  const worst = b.locks[0]?.worst;
+  assert.ok(worst, 'worker_pool waits for the bucket mutex the compaction holds');
+  await withPage(f, async page => {
+    await page.goto(`${f.url}#/t/${id}/blocking`);
+    await page.waitForSelector('section.blocking-locks');
+    await checkBlockingPage(page, f.recorded);
+    await page.click('section.blocking-locks a.worst');
+    await page.waitForSelector('.panel[data-kind=slice] .wait-site');
+    await timelineSettled(page);
+    assert.equal(await page.textContent('.panel[data-kind=slice] .wait-site'), b.locks[0].site);
+    assert.match(await page.textContent('.panel[data-kind=slice] .wait-holder'), /^worker-\d+ \(tid \d+\)/);
+    const t = await hook(page);
+    assert.equal(t.selectedWait, worst.i);
+    assert.ok(t.drawnLockWaits >= 1, JSON.stringify(t));
+    if (sum.sched_source === 'perf') {
+      assert.ok(t.drawnStates + t.drawnStateBlocks > 0 && t.drawnCpuSpans + t.drawnCpuBlocks > 0, JSON.stringify(t));
+    } else {
+      console.log(`# ${sum.sched_source_text}: no context switches here, so no state or CPU tracks to check`);
+    }
+    await shot(page, 'runtime-recorded');
+  }, { width: 1600, height: 1100 });
 });
