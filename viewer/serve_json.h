@@ -73,7 +73,7 @@ int wv_api_aggregate(wv_trace *t, const wv_params *p, wv_jw *w, char *err);
 int wv_api_tasks(wv_trace *t, const wv_params *p, wv_jw *w, char *err);
 int wv_api_regions(wv_trace *t, const wv_params *p, wv_jw *w, char *err);
 int wv_api_wait(wv_trace *t, const wv_params *p, wv_jw *w, char *err);     /* serve_rt_api.c */
-int wv_api_blocking(wv_trace *t, const wv_params *p, wv_jw *w, char *err);
+int wv_api_blocking(wv_trace *t, const wv_params *p, wv_jw *w, char *err); /* serve_blocking.c */
 /* The fields of a slice: "i","s","d","depth","name","task","flags" (no braces). */
 void wv_put_slice(wv_jw *w, const wv_index *x, const wv_row *r, size_t pos);
 /* One entry of /api/traces (also the answer to an upload). */

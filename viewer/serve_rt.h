@@ -156,7 +156,7 @@ const char *wv_rt_site_text(wv_rt_index *rt, uint64_t addr, char *buf, size_t n)
  * not run). */
 int wv_rt_big_stack(void *(*fn)(void *), void *arg);
 
-/* ---- answers (serve_rt_api.c, serve_rt_window.c) ------------------------------- */
+/* ---- answers (serve_rt_api.c, serve_rt_window.c, serve_blocking.c) -------------- */
 
 struct wv_jw;
 /* "lock", "io", "gc", "allocator", "uv". */
@@ -174,5 +174,11 @@ void wv_rt_put_summary(const wv_index *x, struct wv_jw *w);
 void wv_rt_put_thread_flags(const wv_index *x, uint32_t thread, struct wv_jw *w);
 /* The "has" flags of the runtime views: ,"thread_states":..,"cpus":..,... */
 void wv_rt_put_has(const wv_index *x, struct wv_jw *w);
+/* "perf", "schedstat", "none", "unknown"; NULL for 0 (not recorded). */
+const char *wv_sched_key(uint64_t source);
+/* {"thread":N,"tid":T,"name":"..."}, or null for thread 0 (unknown). */
+void wv_rt_put_thread_ref(struct wv_jw *w, const wv_index *x, uint32_t thread);
+/* ,"site":"function (file.c:42)","site_addr":"0x..." */
+void wv_rt_put_site(struct wv_jw *w, wv_rt_index *rt, uint64_t addr);
 
 #endif /* WV_SERVE_RT_H */
