@@ -316,14 +316,8 @@ static int build_blocking(const wv_index *x, FILE *f)
     if (wv_jw_init(w, f))
         return -1;
     wv_blocking_finish(x->rt->blocking, x->end_ns);
-    WV_JW_LIT(w, "{\"sched_source\":");
-    const char *key = wv_sched_key(x->hdr.sched_source);
-    if (key)
-        wv_jw_cstr(w, key);
-    else
-        WV_JW_LIT(w, "null");
-    WV_JNK(w, "sched_source_text");
-    wv_jw_cstr(w, wv_sched_source_text(x->hdr.sched_source));
+    WV_JW_LIT(w, "{");
+    wv_rt_put_sched_source(x, w);
     int rc = put_sites(w, x, 0) || put_sites(w, x, 1) ? -1 : 0;
     WV_JNK(w, "unlisted");
     wv_jw_u64(w, wv_blocking_unlisted(x->rt->blocking));

@@ -174,8 +174,8 @@ void wv_rt_put_summary(const wv_index *x, struct wv_jw *w);
 void wv_rt_put_thread_flags(const wv_index *x, uint32_t thread, struct wv_jw *w);
 /* The "has" flags of the runtime views: ,"thread_states":..,"cpus":..,... */
 void wv_rt_put_has(const wv_index *x, struct wv_jw *w);
-/* "perf", "schedstat", "none", "unknown"; NULL for 0 (not recorded). */
-const char *wv_sched_key(uint64_t source);
+/* "sched_source":"perf"|"schedstat"|"none"|null,"sched_source_text":"..." */
+void wv_rt_put_sched_source(const wv_index *x, struct wv_jw *w);
 /* {"thread":N,"tid":T,"name":"..."}, or null for thread 0 (unknown). */
 void wv_rt_put_thread_ref(struct wv_jw *w, const wv_index *x, uint32_t thread);
 /* ,"site":"function (file.c:42)","site_addr":"0x..." */

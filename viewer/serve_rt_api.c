@@ -14,7 +14,7 @@
 
 /* ---- /summary ------------------------------------------------------------------------------ */
 
-const char *wv_sched_key(uint64_t source)
+static const char *wv_sched_key(uint64_t source)
 {
     switch (source) {
     case 0: return NULL;
@@ -25,17 +25,23 @@ const char *wv_sched_key(uint64_t source)
     }
 }
 
-void wv_rt_put_summary(const wv_index *x, wv_jw *w)
+void wv_rt_put_sched_source(const wv_index *x, wv_jw *w)
 {
-    const wv_rt_index *rt = x->rt;
     const char *key = wv_sched_key(x->hdr.sched_source);
-    WV_JNK(w, "sched_source");
+    WV_JK(w, "sched_source");
     if (key)
         wv_jw_cstr(w, key);
     else
         WV_JW_LIT(w, "null");
     WV_JNK(w, "sched_source_text");
     wv_jw_cstr(w, wv_sched_source_text(x->hdr.sched_source));
+}
+
+void wv_rt_put_summary(const wv_index *x, wv_jw *w)
+{
+    const wv_rt_index *rt = x->rt;
+    WV_JW_LIT(w, ",");
+    wv_rt_put_sched_source(x, w);
     if (!rt)
         return;
     WV_JNK(w, "cpus");
