@@ -17,7 +17,8 @@ export function firstEndingAfter(arr, t) {
 // colour merge into one run, and what falls in pixels already covered is skipped, so a row costs at
 // most one rectangle per pixel column however many sub-pixel blocks the data holds.
 export class Runs {
-  constructor(paths) { this.paths = paths; this.c = -1; }
+  // paths: an array of Path2D by colour, or a function giving colour c's path
+  constructor(paths) { this.pathOf = Array.isArray(paths) ? c => paths[c] : paths; this.c = -1; }
   row(y, h) { this.flush(); this.y = y; this.h = h; this.cover = -Infinity; }
   add(c, x0, w) {
     let a = Math.floor(x0);
@@ -29,7 +30,7 @@ export class Runs {
     this.flush();
     this.c = c; this.x0 = a; this.x1 = b;
   }
-  flush() { if (this.c >= 0) this.paths[this.c].rect(this.x0, this.y, this.x1 - this.x0, this.h); this.c = -1; }
+  flush() { if (this.c >= 0) this.pathOf(this.c).rect(this.x0, this.y, this.x1 - this.x0, this.h); this.c = -1; }
 }
 
 let hatch = null;
@@ -52,4 +53,12 @@ export function fitLabel(ctx, text, w) {
   if (full <= w) return text;
   const n = Math.floor(text.length * (w - 8) / full);
   return n >= 2 ? text.slice(0, n) + '…' : null;
+}
+
+// Path2D objects by colour, made on first use: a frame makes only those it fills.
+export class Paths {
+  constructor(n) { this.p = new Array(n); }
+  get(c) { return this.p[c] || (this.p[c] = new Path2D()); }
+  // fill(ctx, c => style) for each path made
+  each(fn) { for (let c = 0; c < this.p.length; c++) if (this.p[c]) fn(this.p[c], c); }
 }

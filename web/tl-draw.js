@@ -4,7 +4,7 @@
 // batched by colour, blocks hatched, labels, ruler, range, search matches, flows of the selected
 // task) and hit-tests a point for hover and click. The runtime rows are tl-rt.js's.
 import { PALETTE, colourIndex, fmtTime } from './util.js';
-import { GUTTER, RULER, ROW, LOGROW, COUNTER, LANE, FONT, Runs, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
+import { GUTTER, RULER, ROW, LOGROW, COUNTER, LANE, FONT, Runs, Paths, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
 import {
   CPU_ROW, RT_LABELS, indexRt, threadSubRows, rtPainter, paintRt, drawStates, drawItems, drawCpu, drawLockFlows,
   drawRelease, hitRt, subRowY,
@@ -91,10 +91,10 @@ export function drawFrame(ctx, st) {
   };
   // No clip: the gutter and the ruler are painted last, over whatever spilled under them.
   drawGrid(ctx, st, npp, X);
-  const fills = PALETTE.map(() => new Path2D()), blockFills = PALETTE.map(() => new Path2D());
+  // paths by colour, made on first use (a frame draws a few of the colours)
+  const fills = new Paths(PALETTE.length), blockFills = new Paths(PALETTE.length), marks = new Paths(PALETTE.length);
   const hatchPath = new Path2D(), labels = [], outlines = [];
-  const runs = new Runs(fills), blockRuns = new Runs(blockFills), hatchRuns = new Runs([hatchPath]);
-  const marks = PALETTE.map(() => new Path2D());
+  const runs = new Runs(c => fills.get(c)), blockRuns = new Runs(c => blockFills.get(c)), hatchRuns = new Runs([hatchPath]);
   // runtime rows only where the trace has them: a trace without pays for no paths
   const rp = lay.runtime ? rtPainter(outlines) : null, names = threadNames(st.summary);
   for (const sec of lay.sections) {
@@ -148,14 +148,11 @@ export function drawFrame(ctx, st) {
     }
   }
   runs.flush(); blockRuns.flush(); hatchRuns.flush();
-  for (let c = 0; c < PALETTE.length; c++) {
-    ctx.fillStyle = PALETTE[c];
-    ctx.fill(fills[c]);
-    ctx.fill(marks[c]);
-    ctx.globalAlpha = 0.75;
-    ctx.fill(blockFills[c]);
-    ctx.globalAlpha = 1;
-  }
+  fills.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  marks.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  ctx.globalAlpha = 0.75;
+  blockFills.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  ctx.globalAlpha = 1;
   ctx.fillStyle = hatchPattern(ctx);
   ctx.fill(hatchPath);
   if (rp) paintRt(ctx, rp);
@@ -224,7 +221,7 @@ function drawLogs(ctx, e, y0, view, X, marks) {
     const x = X(l.t);
     if (x - lastX < 1) continue;
     lastX = x;
-    const m = marks[colourIndex(l.category || '')];
+    const m = marks.get(colourIndex(l.category || ''));
     m.moveTo(x - 3.5, y0 + 1); m.lineTo(x + 3.5, y0 + 1); m.lineTo(x, y0 + LOGROW - 1);
   }
 }
@@ -269,7 +266,7 @@ function drawTasks(ctx, st, y0, X, labels, outlines) {
   ctx.fillStyle = '#9aa3ad'; ctx.fill(grey);
   ctx.fillStyle = hatchPattern(ctx); ctx.fill(grey);
   // Finished tasks in PALETTE colours, unfinished ones (index + PALETTE.length) paler.
-  const fills = PALETTE.concat(PALETTE).map(() => new Path2D()), taskRuns = new Runs(fills);
+  const fills = new Paths(2 * PALETTE.length), taskRuns = new Runs(c => fills.get(c));
   st.idx.lanesOfTasks.forEach((lane, n) => {
     const y = y0 + 3 + n * LANE;
     taskRuns.row(y, LANE - 3);
@@ -282,7 +279,7 @@ function drawTasks(ctx, st, y0, X, labels, outlines) {
     }
   });
   taskRuns.flush();
-  fills.forEach((p, c) => {
+  fills.each((p, c) => {
     ctx.fillStyle = PALETTE[c % PALETTE.length];
     ctx.globalAlpha = c < PALETTE.length ? 0.8 : 0.45;
     ctx.fill(p);

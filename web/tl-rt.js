@@ -5,7 +5,7 @@
 // lock to the waiter it woke. Indexes the /window answer's runtime parts, gives the layout its
 // sub-rows, draws them batched by colour like tl-draw.js draws regions, and hit-tests them.
 import { PALETTE, colourIndex } from './util.js';
-import { GUTTER, ROW, LOGROW, LANE, FONT, Runs, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
+import { GUTTER, ROW, LOGROW, LANE, FONT, Runs, Paths, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
 
 export const STATE_ROW = 12, CPU_ROW = 16;
 
@@ -78,41 +78,40 @@ export const RT_LABELS = { waits: 'waits', uv: 'uv loop', states: 'state' };
 // One frame's batches: paths per colour, filled once at the end. Selected items go to `outlines`
 // (tl-draw.js's: x, y, w, h, selected).
 export function rtPainter(outlines) {
-  const paths = n => Array.from({ length: n }, () => new Path2D());
   const p = {
-    states: paths(STATES.length), stateBlocks: paths(STATES.length),
-    items: paths(ITEM_COLOURS.length), itemBlocks: paths(ITEM_COLOURS.length), outlines: paths(ITEM_COLOURS.length),
-    cpus: paths(PALETTE.length), cpuBlocks: paths(PALETTE.length), hatch: new Path2D(), labels: [], sel: outlines,
+    states: new Paths(STATES.length), stateBlocks: new Paths(STATES.length), items: new Paths(ITEM_COLOURS.length),
+    itemBlocks: new Paths(ITEM_COLOURS.length), outlines: new Paths(ITEM_COLOURS.length),
+    cpus: new Paths(PALETTE.length), cpuBlocks: new Paths(PALETTE.length), hatch: new Paths(1), labels: [], sel: outlines,
   };
-  p.stateRuns = new Runs(p.states);
-  p.itemRuns = new Runs(p.items);
-  p.cpuRuns = new Runs(p.cpus);
-  p.blockRuns = new Runs(p.itemBlocks);
-  p.cpuBlockRuns = new Runs(p.cpuBlocks);
-  p.hatchRuns = new Runs([p.hatch]);
+  const runs = paths => new Runs(c => paths.get(c));
+  p.stateRuns = runs(p.states);
+  p.itemRuns = runs(p.items);
+  p.cpuRuns = runs(p.cpus);
+  p.blockRuns = runs(p.itemBlocks);
+  p.cpuBlockRuns = runs(p.cpuBlocks);
+  p.hatchRuns = runs(p.hatch);
   return p;
 }
 
+const fillAll = (ctx, paths, colours, alpha) => {
+  ctx.globalAlpha = alpha;
+  paths.each((path, c) => { ctx.fillStyle = colours[c]; ctx.fill(path); });
+  ctx.globalAlpha = 1;
+};
+const STATE_COLOURS = STATES.map(s => s[2]);
+
 export function paintRt(ctx, p) {
   for (const r of [p.stateRuns, p.itemRuns, p.cpuRuns, p.blockRuns, p.cpuBlockRuns, p.hatchRuns]) r.flush();
-  STATES.forEach(([, , colour], k) => {
-    ctx.fillStyle = colour;
-    ctx.fill(p.states[k]);
-    ctx.globalAlpha = 0.8; ctx.fill(p.stateBlocks[k]); ctx.globalAlpha = 1;
-  });
-  ITEM_COLOURS.forEach((colour, k) => {
-    ctx.fillStyle = colour;
-    ctx.globalAlpha = 0.3; ctx.fill(p.items[k]);
-    ctx.globalAlpha = 0.55; ctx.fill(p.itemBlocks[k]); ctx.globalAlpha = 1;
-    ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.stroke(p.outlines[k]);
-  });
-  PALETTE.forEach((colour, k) => {
-    ctx.fillStyle = colour;
-    ctx.fill(p.cpus[k]);
-    ctx.globalAlpha = 0.75; ctx.fill(p.cpuBlocks[k]); ctx.globalAlpha = 1;
-  });
+  fillAll(ctx, p.states, STATE_COLOURS, 1);
+  fillAll(ctx, p.stateBlocks, STATE_COLOURS, 0.8);
+  fillAll(ctx, p.items, ITEM_COLOURS, 0.3);
+  fillAll(ctx, p.itemBlocks, ITEM_COLOURS, 0.55);
+  ctx.lineWidth = 1.5;
+  p.outlines.each((path, c) => { ctx.strokeStyle = ITEM_COLOURS[c]; ctx.stroke(path); });
+  fillAll(ctx, p.cpus, PALETTE, 1);
+  fillAll(ctx, p.cpuBlocks, PALETTE, 0.75);
   ctx.fillStyle = hatchPattern(ctx);
-  ctx.fill(p.hatch);
+  p.hatch.each(path => ctx.fill(path));
   ctx.font = FONT;
   ctx.fillStyle = '#1d2430';
   for (let k = 0; k < p.labels.length; k += 4) {
@@ -145,7 +144,7 @@ export function drawStates(p, row, y, h, st, X, stats, thread) {
     let yy = y;
     for (let i = 0; i < b.stack.length; i += 2) {
       const hh = h * b.stack[i + 1];
-      p.stateBlocks[b.stack[i]].rect(x0, yy, w, hh);
+      p.stateBlocks.get(b.stack[i]).rect(x0, yy, w, hh);
       yy += hh;
     }
     stats.stateBlocks++;
@@ -164,7 +163,7 @@ export function drawItems(p, row, y, h, st, X, stats) {
     const x0 = left(X, it.s), w = width(st, X, x0, it.s + it.d);
     const c = itemColour(it);
     p.itemRuns.add(c, x0, w);
-    if (w >= 3) p.outlines[c].rect(x0 + 0.75, y + 0.75, w - 1.5, h - 1.5);
+    if (w >= 3) p.outlines.get(c).rect(x0 + 0.75, y + 0.75, w - 1.5, h - 1.5);
     if (w > 40) p.labels.push(x0, w, y + h / 2, itemTitle(it));
     if (it.i === st.selWait) p.sel.push(x0, y, w, h, true);
     stats.items++;
