@@ -6,7 +6,8 @@
  *
  * Heap in use. Every block counts its usable size, added when it is handed
  * out and subtracted when it is freed, into the calling thread's slot
- * (heap.c); the sampler writes the sum as HEAP{MALLOC} every period.
+ * (heap.c); the sum is written as HEAP{MALLOC} every WEFT_SAMPLE_US by a
+ * timed call (below) when one is due, and every period by the sampler.
  *
  * Allocator pauses. Reading the clock costs ~11 ns per rdtsc on these VMs,
  * so timing every call adds ~39 ns to a malloc(32)/free pair whose plain
@@ -36,10 +37,10 @@
  * instrumentation in those builds, as the sanitizer runtimes themselves are:
  * it runs before their initialisation.
  *
- * Re-entrancy. The bookkeeping calls nothing; only an allocator pause calls
- * into the recorder, under the recorder guard, so the allocations the
- * recorder makes meanwhile (registering the thread, say) are counted but
- * neither timed nor recorded. Recorder code runs with the guard set, so its
+ * Re-entrancy. The bookkeeping calls nothing; only an allocator pause or a
+ * heap sample calls into the recorder, under the recorder guard, so the
+ * allocations the recorder makes meanwhile (registering the thread, say) are
+ * counted but neither timed nor recorded. Recorder code runs with the guard set, so its
  * own allocations are never timed either.
  */
 #define _GNU_SOURCE
@@ -151,7 +152,7 @@ static void *real_aligned_alloc(size_t align, size_t n)
  * crashes in malloc_usable_size called from its own start-up): blocks are
  * counted from the preload constructor on, which runs after the sanitizer's
  * (it is a dependency). A block allocated earlier and freed later is then
- * subtracted without having been added; weft__heap_sample() clamps at 0. */
+ * subtracted without having been added; heap.c's heap_take() clamps at 0. */
 static bool counting;
 #define COUNTING() LIKELY(counting)
 #else
@@ -287,11 +288,34 @@ static inline bool may_time(void)
 #endif
 }
 
+/* Writes the heap samples due at raw ticks t1 on the calling thread (heap.c
+ * says why here). */
+static __attribute__((noinline)) void heap_check(uint64_t t1)
+{
+    weft_heap_due d;
+    if (!weft__heap_tick(t1, &d))
+        return;
+    int err = errno, was = weft__guard_enter();
+    weft_thread *t = weft__thread();
+    for (unsigned i = 0; t && i < d.n; i++) {
+        uint8_t *p = ev_open_at(t, WEFT_EV_HEAP, WEFT_EVENT_MAX, d.raw[i] >> weft__tick_shift);
+        if (p) {
+            p = weft_put_uvarint(p, WEFT_HEAP_MALLOC);
+            ev_close(t, weft_put_uvarint(p, d.bytes[i]));
+        }
+    }
+    weft__guard_leave(was);
+    errno = err;
+}
+
 /* Writes ALLOC_PAUSE for a call timed from raw ticks t0 to t1, if it was
- * slow enough. Registers the thread if needed: under the guard, whatever the
- * recorder allocates meanwhile comes back here untimed. */
+ * slow enough, and the heap counter's sample if one is due. Registers the
+ * thread if needed: under the guard, whatever the recorder allocates
+ * meanwhile comes back here untimed. */
 static void pause_check(unsigned op, size_t size, uint64_t t0, uint64_t t1, void *site)
 {
+    if (UNLIKELY(t1 >= atomic_load_explicit(&weft__heap_next, memory_order_relaxed)))
+        heap_check(t1);
     if (t1 - t0 < pause_limit())
         return;
     int err = errno, was = weft__guard_enter();
@@ -378,7 +402,7 @@ static __attribute__((noinline)) void *malloc_timed(size_t n, void *site)
     return r_;
 }
 
-WEFT_API void *malloc(size_t n)
+WEFT__HOT WEFT_API void *malloc(size_t n)
 {
     if (UNLIKELY(n > TCACHE_MAX || sample_due()))
         return malloc_timed(n, __builtin_return_address(0));
@@ -394,7 +418,7 @@ static __attribute__((noinline)) void free_timed(void *p, size_t size, void *sit
     (void)r_;
 }
 
-WEFT_API void free(void *p)
+WEFT__HOT WEFT_API void free(void *p)
 {
     if (!p)
         return;
@@ -413,7 +437,7 @@ static __attribute__((noinline)) void *calloc_timed(size_t n, size_t size, size_
     return r_;
 }
 
-WEFT_API void *calloc(size_t n, size_t size)
+WEFT__HOT WEFT_API void *calloc(size_t n, size_t size)
 {
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes))

@@ -1,7 +1,7 @@
 /*
  * heap.c - the heap-in-use counter of the preload library's malloc layer
- * (alloc.c): per-thread slots the allocation calls add to, and the sum the
- * sampler writes as HEAP{MALLOC} every period (weft__heap_sample()).
+ * (alloc.c): per-thread slots the allocation calls add to, and the samples
+ * of their sum written as HEAP{MALLOC} (weft__heap_poll(), weft__heap_tick()).
  *
  * Every block counts its usable size, added when handed out and subtracted
  * when freed, whichever thread frees it; only the sum means anything. So
@@ -101,18 +101,92 @@ void weft__heap_add_slow(int64_t delta)
         atomic_fetch_add_explicit(&shared_bytes, delta, memory_order_relaxed);
 }
 
-/* Overrides the sampler's weak default (no malloc tracking). */
-int weft__heap_sample(uint64_t *bytes)
+static int64_t sum_locked(void)
 {
-    slots_lock();
     int64_t sum = atomic_load_explicit(&shared_bytes, memory_order_relaxed);
     for (uint32_t i = 0; i < slots_top; i++)
         sum += atomic_load_explicit(&slots[i].bytes, memory_order_relaxed);
-    slots_unlock();
+    return sum;
+}
+
+/* ---- HEAP{MALLOC} samples ---------------------------------------------------------- */
+/*
+ * The counter is sampled every WEFT_SAMPLE_US (1 ms) while it changes, but
+ * the sampler does not wake that often under perf (sched.c adapts its period
+ * up to 10 ms: each wake-up cost an echo server ~2 % of its throughput on
+ * these VMs). So the allocation calls that read the clock anyway (the timed
+ * ones, alloc.c) take a sample when one is due (weft__heap_next) and write it
+ * on their own thread, at the cost of a load and a compare; the sampler
+ * takes one every period whatever happens, which covers a heap that stopped
+ * changing and a program whose calls are never timed. Both go through
+ * heap_take() under the slots' lock with one shared state, so the counter is
+ * written only when it changes, as sched.c's counter_sample() writes the
+ * other counters: before a change that follows unchanged readings, the last
+ * unchanged reading is written too, at its own time.
+ */
+_Atomic uint64_t weft__heap_next = UINT64_MAX;
+static struct {
+    uint64_t period;   /* raw ticks between thread-side samples; 0: none */
+    uint64_t last;     /* time of the last reading, raw ticks */
+    uint64_t bytes;    /* value of the last sample written */
+    bool any, skipped; /* as in sched.c's counter_state */
+} hs;
+
+/* Reads the sum at raw time `now` and says what to write. A reading never
+ * goes back in time: a thread and the sampler read the clock before they
+ * queue for the lock. */
+static void heap_take(uint64_t now, weft_heap_due *out)
+{
+    out->n = 0;
+    if (now < hs.last)
+        now = hs.last;
+    int64_t sum = sum_locked();
     /* Negative only when blocks allocated before counting began are freed
      * (under a sanitizer, see alloc.c). */
-    *bytes = sum > 0 ? (uint64_t)sum : 0;
+    uint64_t bytes = sum > 0 ? (uint64_t)sum : 0;
+    atomic_store_explicit(&weft__heap_next, hs.period ? now + hs.period : UINT64_MAX,
+                          memory_order_relaxed);
+    uint64_t prev = hs.last;
+    hs.last = now;
+    if (hs.any && bytes == hs.bytes) {
+        hs.skipped = true;
+        return;
+    }
+    if (hs.skipped)
+        out->raw[out->n] = prev, out->bytes[out->n++] = hs.bytes;
+    out->raw[out->n] = now, out->bytes[out->n++] = bytes;
+    hs.bytes = bytes;
+    hs.any = true;
+    hs.skipped = false;
+}
+
+/* Overrides the sampler's weak default (no malloc tracking). */
+int weft__heap_poll(uint64_t now, uint64_t period, weft_heap_due *out)
+{
+    slots_lock();
+    hs.period = period;
+    heap_take(now, out);
+    slots_unlock();
     return 1;
+}
+
+void weft__heap_reset(void)
+{
+    slots_lock();
+    hs.period = hs.last = hs.bytes = 0;
+    hs.any = hs.skipped = false;
+    atomic_store_explicit(&weft__heap_next, UINT64_MAX, memory_order_relaxed);
+    slots_unlock();
+}
+
+bool weft__heap_tick(uint64_t now, weft_heap_due *out)
+{
+    out->n = 0;
+    slots_lock();
+    if (now >= atomic_load_explicit(&weft__heap_next, memory_order_relaxed))
+        heap_take(now, out);
+    slots_unlock();
+    return out->n != 0;
 }
 
 /* In a forked child only the forking thread runs: a lock another thread of

@@ -40,6 +40,13 @@
 #include <sys/types.h>
 
 #define WEFT__HIDDEN __attribute__((visibility("hidden")))
+/* The code a recording program runs all the time (the interposers and
+ * wrappers of I/O, locks and malloc, and what they call) goes into
+ * .text.hot, together. On kernels with page-table isolation and no PCID
+ * (these VMs) every syscall flushes the TLB, so each page touched between
+ * two syscalls costs a page walk: spread over the library, an I/O wrapper
+ * touched three code pages. */
+#define WEFT__HOT __attribute__((hot))
 #define WEFT__TLS __attribute__((tls_model("initial-exec"))) __thread
 
 /* ---- re-entrancy guard ----------------------------------------------------- */
@@ -346,14 +353,26 @@ WEFT__HIDDEN void weft__sched_fork_prepare(void);
 WEFT__HIDDEN void weft__sched_fork_parent(void);
 WEFT__HIDDEN void weft__sched_fork_child(void);
 
-/* Bytes in use through the malloc family, for the HEAP{MALLOC} counter the
- * sampler writes every period. This weak default returns 0 (no malloc
- * tracking); the preload library defines the real one, which returns 1 and
- * sets *bytes. Called on the sampler thread (under the re-entrancy guard),
- * with no recorder lock held, every period and once when the sampler starts:
- * with WEFT_SCHED=off and a 0 from that first call, the sampler does not
- * wake at all, so a tracker must answer 1 from its first call on. */
-WEFT__HIDDEN int weft__heap_sample(uint64_t *bytes);
+/* HEAP{MALLOC} samples to write: up to two (heap.c says why two). */
+typedef struct weft_heap_due {
+    unsigned n;
+    uint64_t raw[2];   /* raw ticks */
+    uint64_t bytes[2];
+} weft_heap_due;
+
+/* The sampler's reading of the bytes in use through the malloc family, at
+ * raw time `now`, once per period: fills *out with the samples to write
+ * (none if the value did not change) and lets allocation calls take the
+ * next ones on their own threads every `period` raw ticks (0: not yet, the
+ * tick rate is unknown). This weak default returns 0 (no malloc tracking);
+ * the preload library's (heap.c) returns 1. Called on the sampler thread
+ * with no recorder lock held, every period and once when the sampler
+ * starts: with WEFT_SCHED=off and a 0 from that first call, the sampler
+ * does not wake at all, so a tracker must answer 1 from its first call on. */
+WEFT__HIDDEN int weft__heap_poll(uint64_t now, uint64_t period, weft_heap_due *out);
+/* Forgets the last recording's samples and stops the allocation calls'
+ * ones until the next weft__heap_poll(); by the sampler at start and stop. */
+WEFT__HIDDEN void weft__heap_reset(void);
 
 /* ---- session.c ------------------------------------------------------------ */
 

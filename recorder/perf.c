@@ -132,6 +132,14 @@ static int parse(const uint8_t *rec, size_t size, weft_perf_rec *out)
     return 0;
 }
 
+double weft__perf_fill(const weft_perf_ring *r)
+{
+    if (r->fd < 0)
+        return 0;
+    uint64_t head = __atomic_load_n(&r->page->data_head, __ATOMIC_ACQUIRE);
+    return (double)(head - r->page->data_tail) / (double)(r->mask + 1);
+}
+
 size_t weft__perf_drain(weft_perf_ring *r, weft_perf_fn fn, void *ctx, uint64_t *bad)
 {
     if (r->fd < 0)

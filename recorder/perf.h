@@ -40,6 +40,8 @@ WEFT__HIDDEN int weft__perf_open(weft_perf_ring *r, unsigned data_pages);
  * their space. Returns the number of records handed to fn; records that
  * could not be parsed are skipped and counted in *bad. */
 WEFT__HIDDEN size_t weft__perf_drain(weft_perf_ring *r, weft_perf_fn fn, void *ctx, uint64_t *bad);
+/* How full the ring is, 0..1: the bytes not yet drained over its size. */
+WEFT__HIDDEN double weft__perf_fill(const weft_perf_ring *r);
 /* Unmaps and closes; r->fd becomes -1. Safe on a ring that is not open. */
 WEFT__HIDDEN void weft__perf_close(weft_perf_ring *r);
 

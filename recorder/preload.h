@@ -60,6 +60,15 @@ static inline void weft__heap_add(int64_t delta)
         weft__heap_add_slow(delta);
 }
 
+/* Raw ticks from which an allocation call that read the clock should take a
+ * heap sample (weft__heap_tick); UINT64_MAX while none is wanted. */
+extern WEFT__HIDDEN _Atomic uint64_t weft__heap_next;
+
+/* On an allocation call that read the clock at raw ticks `now`: if a sample
+ * is due, takes it and returns true with *out holding what to write on the
+ * calling thread. */
+WEFT__HIDDEN bool weft__heap_tick(uint64_t now, weft_heap_due *out);
+
 /* The thread-exit fold and the fork handler; called by weft__alloc_init(). */
 WEFT__HIDDEN void weft__heap_init(void);
 

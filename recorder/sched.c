@@ -1,8 +1,16 @@
 /*
- * sched.c - the sampler: a recorder thread, "weft-sampler", that wakes every
- * WEFT_SAMPLE_US microseconds (default 1000) and writes on the system stream
- * (thread index WEFT_SYSTEM_THREAD) what the kernel says about the recorded
- * threads' scheduling, and the malloc-tracking heap counter.
+ * sched.c - the sampler: a recorder thread, "weft-sampler", that wakes
+ * periodically and writes on the system stream (thread index
+ * WEFT_SYSTEM_THREAD) what the kernel says about the recorded threads'
+ * scheduling, and the malloc-tracking heap counter.
+ *
+ * Period: WEFT_SAMPLE_US (default 1000 us) while any thread is sampled from
+ * schedstat, which only a reading can tell. Rings hold what happened, so
+ * with perf alone the period adapts between WEFT_SAMPLE_US and 10 ms to how
+ * full the fullest ring was (adapt_period): a wake-up costs ~40 us of CPU on
+ * these VMs, and 1000 of them a second took ~2 % of an echo server's
+ * throughput. The heap counter keeps its 1 ms cadence through the
+ * allocation calls themselves (heap.c).
  *
  * Sources (one per recording, in header byte 10):
  *   PERF       each recorded thread opens, when it registers, its own
@@ -69,11 +77,13 @@
 #define DEFAULT_PERIOD_US 1000
 #define MIN_PERIOD_US 100
 #define MAX_PERIOD_US 1000000
-/* 4 data pages hold 512 switch records between two drains (a thread
- * switching 250000 times a second at the default period); under the
- * locked-memory limit for rings a thread gets one page. */
-#define RING_PAGES 4
+/* 8 data pages hold 1024 switch records (32 bytes each) between two
+ * drains: 100000 a second at the longest period. Under the locked-memory
+ * limit for rings (perf_event_mlock_kb, then RLIMIT_MEMLOCK: ~240 threads
+ * at 8 pages with Debian's defaults) a thread gets fewer, down to one. */
+#define RING_PAGES 8
 #define RING_PAGES_MIN 1
+#define PERF_PERIOD_MAX_NS 10000000ull
 #define GONE_PERIODS 2
 #define STAT_FAILS_MAX 3   /* consecutive schedstat read errors before giving up */
 #define ITEMS_FIRST 1024
@@ -129,7 +139,8 @@ static struct {
     _Atomic int source;   /* enum weft_sched_source of this recording */
     _Atomic int fds;      /* descriptors held for tracking */
     _Atomic int fd_budget;
-    uint64_t period_ns;
+    uint64_t period_ns;   /* WEFT_SAMPLE_US */
+    uint64_t cur_ns;      /* this period's length (adapt_period) */
     weft_clock_sample s0;
     /* -- sampler thread only -- */
     weft_thread *sys;
@@ -137,18 +148,21 @@ static struct {
     item *items;
     size_t nitems, cap;
     uint64_t seq;
-    struct counter_state heap;
     uint64_t cut; /* the previous period's cut, in quantized ticks */
 } S = {.ctl = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static WEFT__TLS sched_obj *my_obj; /* the calling thread's reference */
 
-/* The default: no malloc tracking. libweft-preload.so defines the real one. */
-__attribute__((weak)) int weft__heap_sample(uint64_t *bytes)
+/* The defaults: no malloc tracking. libweft-preload.so defines the real
+ * ones (heap.c). */
+__attribute__((weak)) int weft__heap_poll(uint64_t now, uint64_t period, weft_heap_due *out)
 {
-    (void)bytes;
+    (void)now, (void)period;
+    out->n = 0;
     return 0;
 }
+
+__attribute__((weak)) void weft__heap_reset(void) {}
 
 /* ---- tracking objects ------------------------------------------------------ */
 
@@ -209,8 +223,10 @@ static void perf_attach(sched_obj *o)
         return;
     }
     int rc = weft__perf_open(&o->perf, RING_PAGES);
-    if (rc == -EPERM || rc == -ENOMEM) /* maybe the locked-memory limit: a smaller ring */
-        rc = weft__perf_open(&o->perf, RING_PAGES_MIN);
+    /* EPERM or ENOMEM: maybe the locked-memory limit; try smaller rings. */
+    for (unsigned pages = RING_PAGES / 2; (rc == -EPERM || rc == -ENOMEM) && pages >= RING_PAGES_MIN;
+         pages /= 2)
+        rc = weft__perf_open(&o->perf, pages);
     if (rc) {
         fd_give_back();
         o->perf_why = error_text(-rc);
@@ -417,11 +433,16 @@ static void sample_stat(sched_obj *o)
 
 /* ---- one period -------------------------------------------------------------- */
 
+/* The heap counter's reading, and the period at which allocation calls
+ * take the next ones, in raw ticks (0 until the tick rate is known). */
 static void sample_heap(void)
 {
-    uint64_t v[3] = {0, 0, 0};
-    if (weft__heap_sample(&v[0]))
-        counter_sample(&S.heap, WEFT_EV_HEAP, WEFT_HEAP_MALLOC, v, 1);
+    double per_ns = weft__use_tsc ? S.ticks_per_ns : 1.0;
+    weft_heap_due d;
+    if (!weft__heap_poll(weft__raw_ticks(), (uint64_t)((double)S.period_ns * per_ns), &d))
+        return;
+    for (unsigned i = 0; i < d.n; i++)
+        item_add(d.raw[i] >> weft__tick_shift, WEFT_EV_HEAP, WEFT_HEAP_MALLOC, d.bytes[i], 0, 0);
 }
 
 /* Lets go of the objects of exited threads once their rings had time to
@@ -504,28 +525,52 @@ static void emit(uint64_t cut)
     S.nitems -= k;
 }
 
+/* The next period's length: WEFT_SAMPLE_US while schedstat is read; with
+ * rings only, twice as long while the fullest was under 1/8 full (up to
+ * PERF_PERIOD_MAX_NS), a quarter as long once one was over half full. A
+ * burst that fills a ring within one period loses records, which are
+ * counted (SCHED_LOST), never silently. */
+static void adapt_period(bool stat_read, double fill)
+{
+    uint64_t lo = S.period_ns, hi = lo > PERF_PERIOD_MAX_NS ? lo : PERF_PERIOD_MAX_NS;
+    if (stat_read)
+        S.cur_ns = lo;
+    else if (fill > 0.5)
+        S.cur_ns = S.cur_ns / 4 > lo ? S.cur_ns / 4 : lo;
+    else if (fill < 0.125)
+        S.cur_ns = S.cur_ns * 2 < hi ? S.cur_ns * 2 : hi;
+}
+
 static void sample_period(bool final)
 {
     sample_heap(); /* outside S.lock: the preload library's lock is its own */
     pthread_mutex_lock(&S.lock);
+    bool stat_read = false;
     for (sched_obj *o = S.list; o; o = o->next) {
         if (o->perf_why && !o->reported) {
             diag_item(WEFT_DIAG_SCHED_FALLBACK, o->perf_why, o->index);
             o->reported = 1;
         }
-        if (o->track == TRACK_SCHEDSTAT)
+        if (o->track == TRACK_SCHEDSTAT) {
             sample_stat(o);
+            stat_read = true;
+        }
     }
     uint64_t cut_mono = weft__mono_ns();
     weft_clock_sample cs = weft__clock_sample();
     update_rate(&cs);
+    double fill = 0;
     for (sched_obj *o = S.list; o; o = o->next)
-        if (o->track == TRACK_PERF)
+        if (o->track == TRACK_PERF) {
+            double f = weft__perf_fill(&o->perf);
+            fill = f > fill ? f : fill;
             drain_perf(o, &cs);
+        }
     reap(final);
     pthread_mutex_unlock(&S.lock);
     emit(final ? UINT64_MAX : S.cut);
     S.cut = mono_to_q(cut_mono, &cs);
+    adapt_period(stat_read, fill);
 }
 
 /* ---- the sampler thread ---------------------------------------------------------- */
@@ -542,12 +587,12 @@ static void deadline_add(struct timespec *ts, uint64_t ns)
  * restarts from now instead of catching up with a burst. */
 static void wait_period(struct timespec *next)
 {
-    deadline_add(next, S.period_ns);
+    deadline_add(next, S.cur_ns);
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (now.tv_sec > next->tv_sec || (now.tv_sec == next->tv_sec && now.tv_nsec > next->tv_nsec)) {
         *next = now;
-        deadline_add(next, S.period_ns);
+        deadline_add(next, S.cur_ns);
     }
     while (sem_clockwait(&S.wake, CLOCK_MONOTONIC, next) != 0 && errno == EINTR &&
            !atomic_load(&S.stop))
@@ -557,9 +602,11 @@ static void wait_period(struct timespec *next)
 /* Nothing to sample: no scheduling source and no malloc tracking. */
 static bool idle_recording(void)
 {
-    uint64_t b;
-    return atomic_load_explicit(&S.source, memory_order_relaxed) == WEFT_SCHED_SRC_NONE &&
-           !weft__heap_sample(&b);
+    weft_heap_due d;
+    bool idle = atomic_load_explicit(&S.source, memory_order_relaxed) == WEFT_SCHED_SRC_NONE &&
+                !weft__heap_poll(0, 0, &d);
+    weft__heap_reset(); /* that probe was no sample */
+    return idle;
 }
 
 static void *sampler_main(void *arg)
@@ -585,6 +632,7 @@ static void *sampler_main(void *arg)
     S.accepting = false;
     pthread_mutex_unlock(&S.lock);
     sample_period(true);
+    weft__heap_reset(); /* allocation calls stop sampling */
     free(S.items);
     S.items = NULL;
     S.nitems = S.cap = 0;
@@ -654,12 +702,11 @@ int weft__sched_start(uint32_t gen, int source, weft_clock_sample start)
     }
     while (sem_trywait(&S.wake) == 0) /* posts meant for an earlier sampler */
         ;
-    S.period_ns = period_from_env();
+    S.period_ns = S.cur_ns = period_from_env();
     S.s0 = start;
     S.ticks_per_ns = 0;
     S.sys = NULL;
     S.nitems = 0;
-    S.heap = (struct counter_state){0};
     S.cut = 0;
     atomic_store(&S.stop, false);
     atomic_store(&S.fd_budget, fd_budget_now());

@@ -172,8 +172,8 @@ static void marker(void)
 }
 
 /* Opens the marker fd and writes the first marker once the recorder's
- * sampler (every 1 ms, but its first read can come 20 ms after the start on
- * a loaded machine) has surely read the heap counter's baseline. */
+ * sampler (every 1-10 ms, but its first read can come 20 ms after the start
+ * on a loaded machine) has surely read the heap counter's baseline. */
 static void heap_phase_begin(void)
 {
     marker_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -317,6 +317,34 @@ static int mallocs(void)
     return 0;
 }
 
+/* ---- ramp: a heap that grows for 50 ms ------------------------------------------------- */
+
+#define RAMP_MS 50
+
+/* Small blocks, kept, for RAMP_MS of wall time between two markers: the
+ * heap counter changes all along, so it must be sampled every millisecond. */
+static int ramp(void)
+{
+    heap_phase_begin();
+    size_t cap = 1 << 16, n = 0;
+    void **kept = malloc(cap * sizeof *kept);
+    int64_t end = mono_ns() + RAMP_MS * 1000000ll;
+    while (mono_ns() < end) {
+        for (int i = 0; i < 64; i++) {
+            if (n == cap && !(kept = realloc(kept, (cap *= 2) * sizeof *kept)))
+                fail("realloc");
+            kept[n++] = malloc(100);
+        }
+    }
+    marker(); /* 2: the ramp's end */
+    for (size_t i = 0; i < n; i++)
+        free(kept[i]);
+    free(kept);
+    sleep_ms(30);
+    printf("ramp_ms=%d\nblocks=%zu\n", RAMP_MS, n);
+    return 0;
+}
+
 /* ---- exits: threads that leave memory behind -------------------------------------------- */
 
 #define LEAVERS 20
@@ -427,6 +455,8 @@ int main(int argc, char **argv)
         return mallocs();
     if (!strcmp(mode, "exits"))
         return exits();
+    if (!strcmp(mode, "ramp"))
+        return ramp();
     if (!strcmp(mode, "fork"))
         return forks();
     if (!strcmp(mode, "exit") && argc > 2)
