@@ -18,7 +18,7 @@
 
 /* Writes the IO event for a call that began at raw ticks t0 and just
  * returned `result` (already turned into -errno on failure). */
-static __attribute__((noinline)) void io_record(unsigned op, int fd, int64_t result, uint64_t t0,
+static WEFT__HOT __attribute__((noinline)) void io_record(unsigned op, int fd, int64_t result, uint64_t t0,
                                                 void *site)
 {
     uint64_t q1 = weft__raw_ticks() >> weft__tick_shift;
@@ -60,12 +60,12 @@ static inline int64_t errno_result(int64_t r) { return r < 0 ? -(int64_t)errno :
 
 /* ---- reads and writes --------------------------------------------------- */
 
-ssize_t weft__read_at(int fd, void *buf, size_t n, void *site)
+WEFT__HOT ssize_t weft__read_at(int fd, void *buf, size_t n, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_READ, fd, WEFT_REAL(read)(fd, buf, n));
 }
 
-ssize_t weft__write_at(int fd, const void *buf, size_t n, void *site)
+WEFT__HOT ssize_t weft__write_at(int fd, const void *buf, size_t n, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_WRITE, fd, WEFT_REAL(write)(fd, buf, n));
 }
@@ -80,35 +80,35 @@ ssize_t weft__pwrite_at(int fd, const void *buf, size_t n, off_t off, void *site
     TIMED_ERRNO(ssize_t, WEFT_IO_PWRITE, fd, WEFT_REAL(pwrite)(fd, buf, n, off));
 }
 
-ssize_t weft__readv_at(int fd, const struct iovec *iov, int n, void *site)
+WEFT__HOT ssize_t weft__readv_at(int fd, const struct iovec *iov, int n, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_READV, fd, WEFT_REAL(readv)(fd, iov, n));
 }
 
-ssize_t weft__writev_at(int fd, const struct iovec *iov, int n, void *site)
+WEFT__HOT ssize_t weft__writev_at(int fd, const struct iovec *iov, int n, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_WRITEV, fd, WEFT_REAL(writev)(fd, iov, n));
 }
 
 /* ---- sockets ------------------------------------------------------------ */
 
-ssize_t weft__recv_at(int fd, void *buf, size_t n, int flags, void *site)
+WEFT__HOT ssize_t weft__recv_at(int fd, void *buf, size_t n, int flags, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_RECV, fd, WEFT_REAL(recv)(fd, buf, n, flags));
 }
 
-ssize_t weft__send_at(int fd, const void *buf, size_t n, int flags, void *site)
+WEFT__HOT ssize_t weft__send_at(int fd, const void *buf, size_t n, int flags, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_SEND, fd, WEFT_REAL(send)(fd, buf, n, flags));
 }
 
-ssize_t weft__recvfrom_at(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
+WEFT__HOT ssize_t weft__recvfrom_at(int fd, void *buf, size_t n, int flags, struct sockaddr *from,
                           socklen_t *fromlen, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_RECVFROM, fd, WEFT_REAL(recvfrom)(fd, buf, n, flags, from, fromlen));
 }
 
-ssize_t weft__sendto_at(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
+WEFT__HOT ssize_t weft__sendto_at(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to,
                         socklen_t tolen, void *site)
 {
     TIMED_ERRNO(ssize_t, WEFT_IO_SENDTO, fd, WEFT_REAL(sendto)(fd, buf, n, flags, to, tolen));
@@ -120,7 +120,7 @@ int weft__accept_at(int fd, struct sockaddr *addr, socklen_t *addrlen, void *sit
     TIMED_ERRNO(int, WEFT_IO_ACCEPT, fd, WEFT_REAL(accept)(fd, addr, addrlen));
 }
 
-int weft__accept4_at(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, void *site)
+WEFT__HOT int weft__accept4_at(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags, void *site)
 {
     TIMED_ERRNO(int, WEFT_IO_ACCEPT4, fd, WEFT_REAL(accept4)(fd, addr, addrlen, flags));
 }
@@ -134,13 +134,13 @@ int weft__connect_at(int fd, const struct sockaddr *addr, socklen_t addrlen, voi
 
 /* poll watches a set: the event names its fd only when there is one. The
  * result is the number of ready fds. */
-int weft__poll_at(struct pollfd *fds, nfds_t n, int timeout_ms, void *site)
+WEFT__HOT int weft__poll_at(struct pollfd *fds, nfds_t n, int timeout_ms, void *site)
 {
     int fd = n == 1 && fds ? fds[0].fd : -1;
     TIMED_ERRNO(int, WEFT_IO_POLL, fd, WEFT_REAL(poll)(fds, n, timeout_ms));
 }
 
-int weft__epoll_wait_at(int epfd, struct epoll_event *events, int max, int timeout_ms, void *site)
+WEFT__HOT int weft__epoll_wait_at(int epfd, struct epoll_event *events, int max, int timeout_ms, void *site)
 {
     TIMED_ERRNO(int, WEFT_IO_EPOLL_WAIT, epfd, WEFT_REAL(epoll_wait)(epfd, events, max, timeout_ms));
 }

@@ -167,7 +167,7 @@ static __attribute__((noinline)) int mutex_wait(pthread_mutex_t *m, unsigned op,
     return rc;
 }
 
-int weft__mutex_lock_op(pthread_mutex_t *m, unsigned op, void *site)
+WEFT__HOT int weft__mutex_lock_op(pthread_mutex_t *m, unsigned op, void *site)
 {
     if (!weft__recording())
         return WEFT_REAL(pthread_mutex_lock)(m);
@@ -177,7 +177,7 @@ int weft__mutex_lock_op(pthread_mutex_t *m, unsigned op, void *site)
     return mutex_wait(m, op, site);
 }
 
-int weft__mutex_unlock_at(pthread_mutex_t *m, void *site)
+WEFT__HOT int weft__mutex_unlock_at(pthread_mutex_t *m, void *site)
 {
     release_check(m);
     return WEFT_REAL(pthread_mutex_unlock)(m);

@@ -27,8 +27,8 @@
 
 /* ---- locks ---------------------------------------------------------------------- */
 
-WEFT_API int pthread_mutex_lock(pthread_mutex_t *m) { return weft__mutex_lock_at(m, SITE); }
-WEFT_API int pthread_mutex_unlock(pthread_mutex_t *m) { return weft__mutex_unlock_at(m, SITE); }
+WEFT__HOT WEFT_API int pthread_mutex_lock(pthread_mutex_t *m) { return weft__mutex_lock_at(m, SITE); }
+WEFT__HOT WEFT_API int pthread_mutex_unlock(pthread_mutex_t *m) { return weft__mutex_unlock_at(m, SITE); }
 WEFT_API int pthread_rwlock_rdlock(pthread_rwlock_t *l) { return weft__rwlock_rdlock_at(l, SITE); }
 WEFT_API int pthread_rwlock_wrlock(pthread_rwlock_t *l) { return weft__rwlock_wrlock_at(l, SITE); }
 WEFT_API int pthread_rwlock_unlock(pthread_rwlock_t *l) { return weft__rwlock_unlock_at(l, SITE); }
@@ -50,8 +50,8 @@ WEFT_API int sem_post(sem_t *s) { return weft__sem_post_at(s, SITE); }
 
 /* ---- reads and writes -------------------------------------------------------------- */
 
-WEFT_API ssize_t read(int fd, void *b, size_t n) { return weft__read_at(fd, b, n, SITE); }
-WEFT_API ssize_t write(int fd, const void *b, size_t n) { return weft__write_at(fd, b, n, SITE); }
+WEFT__HOT WEFT_API ssize_t read(int fd, void *b, size_t n) { return weft__read_at(fd, b, n, SITE); }
+WEFT__HOT WEFT_API ssize_t write(int fd, const void *b, size_t n) { return weft__write_at(fd, b, n, SITE); }
 
 WEFT_API ssize_t pread(int fd, void *b, size_t n, off_t off)
 {
@@ -73,26 +73,26 @@ WEFT_API ssize_t pwrite64(int fd, const void *b, size_t n, off64_t off)
     return weft__pwrite_at(fd, b, n, off, SITE);
 }
 
-WEFT_API ssize_t readv(int fd, const struct iovec *v, int n) { return weft__readv_at(fd, v, n, SITE); }
-WEFT_API ssize_t writev(int fd, const struct iovec *v, int n) { return weft__writev_at(fd, v, n, SITE); }
+WEFT__HOT WEFT_API ssize_t readv(int fd, const struct iovec *v, int n) { return weft__readv_at(fd, v, n, SITE); }
+WEFT__HOT WEFT_API ssize_t writev(int fd, const struct iovec *v, int n) { return weft__writev_at(fd, v, n, SITE); }
 WEFT_API int fsync(int fd) { return weft__fsync_at(fd, SITE); }
 WEFT_API int fdatasync(int fd) { return weft__fdatasync_at(fd, SITE); }
 
 /* ---- sockets ---------------------------------------------------------------------- */
 
-WEFT_API ssize_t recv(int fd, void *b, size_t n, int flags) { return weft__recv_at(fd, b, n, flags, SITE); }
+WEFT__HOT WEFT_API ssize_t recv(int fd, void *b, size_t n, int flags) { return weft__recv_at(fd, b, n, flags, SITE); }
 
-WEFT_API ssize_t send(int fd, const void *b, size_t n, int flags)
+WEFT__HOT WEFT_API ssize_t send(int fd, const void *b, size_t n, int flags)
 {
     return weft__send_at(fd, b, n, flags, SITE);
 }
 
-WEFT_API ssize_t recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
+WEFT__HOT WEFT_API ssize_t recvfrom(int fd, void *b, size_t n, int flags, struct sockaddr *from, socklen_t *fromlen)
 {
     return weft__recvfrom_at(fd, b, n, flags, from, fromlen, SITE);
 }
 
-WEFT_API ssize_t sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *to,
+WEFT__HOT WEFT_API ssize_t sendto(int fd, const void *b, size_t n, int flags, const struct sockaddr *to,
                         socklen_t tolen)
 {
     return weft__sendto_at(fd, b, n, flags, to, tolen, SITE);
@@ -100,7 +100,7 @@ WEFT_API ssize_t sendto(int fd, const void *b, size_t n, int flags, const struct
 
 WEFT_API int accept(int fd, struct sockaddr *a, socklen_t *al) { return weft__accept_at(fd, a, al, SITE); }
 
-WEFT_API int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
+WEFT__HOT WEFT_API int accept4(int fd, struct sockaddr *a, socklen_t *al, int flags)
 {
     return weft__accept4_at(fd, a, al, flags, SITE);
 }
@@ -112,9 +112,9 @@ WEFT_API int connect(int fd, const struct sockaddr *a, socklen_t al)
 
 /* ---- waiting for readiness, sleeping ------------------------------------------------- */
 
-WEFT_API int poll(struct pollfd *p, nfds_t n, int ms) { return weft__poll_at(p, n, ms, SITE); }
+WEFT__HOT WEFT_API int poll(struct pollfd *p, nfds_t n, int ms) { return weft__poll_at(p, n, ms, SITE); }
 
-WEFT_API int epoll_wait(int fd, struct epoll_event *e, int n, int ms)
+WEFT__HOT WEFT_API int epoll_wait(int fd, struct epoll_event *e, int n, int ms)
 {
     return weft__epoll_wait_at(fd, e, n, ms, SITE);
 }

@@ -112,7 +112,7 @@ typedef struct uv_probe_prepare {
     uv_probe probe;
 } uv_probe_prepare;
 
-static void emit_phase(weft_thread *t, uv_loop_t *loop, unsigned phase, uint64_t q, uint64_t dur)
+WEFT__HOT static void emit_phase(weft_thread *t, uv_loop_t *loop, unsigned phase, uint64_t q, uint64_t dur)
 {
     uint8_t *p = ev_open_at(t, WEFT_EV_UV_LOOP, WEFT_EVENT_MAX, q);
     if (!p)
@@ -125,7 +125,7 @@ static void emit_phase(weft_thread *t, uv_loop_t *loop, unsigned phase, uint64_t
 /* Before the poll: the loop's other work since the last check ends here.
  * Guarded throughout: libuv's metrics lock and a first registration are the
  * recorder's work, never the program's. */
-static void on_prepare(uv_prepare_t *h)
+WEFT__HOT static void on_prepare(uv_prepare_t *h)
 {
     uv_probe *pr = h->data;
     int was = weft__guard_enter();
@@ -153,7 +153,7 @@ static uint64_t blocked_ticks(uint64_t phase_ticks, uint64_t idle_ns, uint64_t p
 }
 
 /* After the poll: write the phase's I/O part, then its blocked part. */
-static void on_check(uv_check_t *h)
+WEFT__HOT static void on_check(uv_check_t *h)
 {
     uv_probe *pr = h->data;
     int was = weft__guard_enter();
