@@ -91,6 +91,8 @@ WEFT__HIDDEN uint64_t weft__mono_ns(void);
 WEFT__HIDDEN weft_clock_sample weft__clock_sample(void);
 /* Rough ticks per second, measured over about a millisecond. */
 WEFT__HIDDEN uint64_t weft__ticks_per_sec_estimate(void);
+/* Raw ticks per second as weft_start estimated them; 0 before any start. */
+extern WEFT__HIDDEN uint64_t weft__tick_rate;
 
 static inline uint64_t weft__raw_ticks(void)
 {

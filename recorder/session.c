@@ -21,6 +21,7 @@
  * clock's, WEFT_REAL's pointers), on one page rather than 64 KiB away past
  * the large zeroed tables (see WEFT__HOT for why pages count). */
 __attribute__((section(".data"))) uint32_t weft__gen;
+uint64_t weft__tick_rate;
 uint32_t weft__nchunks;
 
 /* Serialises start/stop/exit/fork; never taken on the event path. */
@@ -175,6 +176,7 @@ static int write_header(int fd, weft_clock_sample s, uint32_t nchunks, int sched
     h.mono0_ns = s.mono_ns;
     h.real0_ns = s.real_ns;
     h.ticks_per_sec = weft__ticks_per_sec_estimate();
+    __atomic_store_n(&weft__tick_rate, h.ticks_per_sec, __ATOMIC_RELAXED);
     h.chunk_bytes = WEFT_CHUNK_BYTES;
     h.chunks_per_thread = nchunks;
     snprintf(h.program, sizeof h.program, "%s", program_invocation_short_name);

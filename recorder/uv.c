@@ -102,10 +102,18 @@ WEFT__WRAPPER void weft_uv_cond_broadcast(pthread_cond_t *c) { check(weft__cond_
 typedef struct uv_probe {
     uv_loop_t *loop;
     uint64_t prepare_ticks; /* raw ticks at the last prepare */
-    uint64_t prepare_hr;    /* uv_hrtime() then, to scale libuv's idle time */
-    uint64_t prepare_idle;  /* uv_metrics_idle_time() then */
     uint64_t check_ticks;   /* raw ticks at the last check; 0: none yet */
+    uint64_t check_idle;    /* uv_metrics_idle_time() at the last check */
+    /* The tick rate, to turn libuv's idle nanoseconds into ticks: measured
+     * from instrumentation on, with uv_hrtime() read again only every
+     * RATE_TICKS (reading it at every phase cost two clock reads an
+     * iteration, ~1 % of the echo sample's throughput with the rest). */
+    uint64_t rate_ticks0, rate_hr0, rate_ticks;
+    double ticks_per_ns;
 } uv_probe;
+
+#define RATE_TICKS (1ull << 24) /* ~5 ms at 3 GHz */
+#define RATE_MIN_NS 10000000ull /* the shortest span the probe measures a rate over */
 
 typedef struct uv_probe_prepare {
     uv_prepare_t handle;
@@ -135,21 +143,34 @@ WEFT__HOT static void on_prepare(uv_prepare_t *h)
         emit_phase(t, pr->loop, WEFT_UV_RUN, now >> weft__tick_shift,
                    (now >> weft__tick_shift) - (pr->check_ticks >> weft__tick_shift));
     pr->prepare_ticks = now;
-    pr->prepare_hr = uv_hrtime();
-    pr->prepare_idle = uv_metrics_idle_time(pr->loop);
     weft__guard_leave(was);
 }
 
-/* The blocked part of a poll phase of `phase_ticks`, in ticks: libuv's idle
- * nanoseconds scaled by the phase's own ticks per nanosecond, so no global
- * tick rate is needed and the result never exceeds the phase. */
-static uint64_t blocked_ticks(uint64_t phase_ticks, uint64_t idle_ns, uint64_t phase_ns)
+/* Keeps the probe's tick rate current (see uv_probe). Without the TSC,
+ * ticks are nanoseconds. */
+static void rate_update(uv_probe *pr, uint64_t now)
 {
-    if (!phase_ns)
-        return 0;
-    if (idle_ns > phase_ns)
-        idle_ns = phase_ns;
-    return (uint64_t)((unsigned __int128)phase_ticks * idle_ns / phase_ns);
+    if (!weft__use_tsc) {
+        pr->ticks_per_ns = 1.0;
+        return;
+    }
+    if (pr->ticks_per_ns && now - pr->rate_ticks < RATE_TICKS)
+        return;
+    uint64_t hr = uv_hrtime();
+    if (hr - pr->rate_hr0 >= RATE_MIN_NS && now > pr->rate_ticks0)
+        pr->ticks_per_ns = (double)(now - pr->rate_ticks0) / (double)(hr - pr->rate_hr0);
+    else /* too early to measure well: weft_start's estimate */
+        pr->ticks_per_ns = (double)__atomic_load_n(&weft__tick_rate, __ATOMIC_RELAXED) / 1e9;
+    pr->rate_ticks = now;
+}
+
+/* The blocked part of a poll phase of `phase` quantized ticks: libuv's idle
+ * nanoseconds in quantized ticks, never more than the phase. 0 until the
+ * tick rate is known (the loop's first few milliseconds). */
+static uint64_t blocked_ticks(const uv_probe *pr, uint64_t phase, uint64_t idle_ns)
+{
+    uint64_t q = (uint64_t)((double)idle_ns * pr->ticks_per_ns) >> weft__tick_shift;
+    return q < phase ? q : phase;
 }
 
 /* After the poll: write the phase's I/O part, then its blocked part. */
@@ -158,13 +179,17 @@ WEFT__HOT static void on_check(uv_check_t *h)
     uv_probe *pr = h->data;
     int was = weft__guard_enter();
     uint64_t now = weft__raw_ticks();
-    uint64_t idle_ns = uv_metrics_idle_time(pr->loop) - pr->prepare_idle;
-    uint64_t phase_ns = uv_hrtime() - pr->prepare_hr;
+    /* Nothing polls between a check and the next prepare, so the idle time
+     * at this check's prepare is the last check's. */
+    uint64_t idle = uv_metrics_idle_time(pr->loop);
+    uint64_t idle_ns = idle - pr->check_idle;
+    pr->check_idle = idle;
+    rate_update(pr, now);
     weft_thread *t = pr->prepare_ticks && WEFT__ON() && !was ? weft__thread() : NULL;
     if (t) {
         uint64_t q = now >> weft__tick_shift;
         uint64_t phase = q - (pr->prepare_ticks >> weft__tick_shift);
-        uint64_t wait = blocked_ticks(phase, idle_ns, phase_ns);
+        uint64_t wait = blocked_ticks(pr, phase, idle_ns);
         emit_phase(t, pr->loop, WEFT_UV_POLL_IO, q, phase - wait);
         emit_phase(t, pr->loop, WEFT_UV_POLL_WAIT, q, wait);
     }
@@ -187,6 +212,9 @@ int weft_uv_instrument(struct uv_loop_s *loop)
     }
     uv_check_init(loop, chk); /* cannot fail: it only links the handle */
     prep->probe.loop = loop;
+    prep->probe.check_idle = uv_metrics_idle_time(loop);
+    prep->probe.rate_ticks0 = weft__raw_ticks();
+    prep->probe.rate_hr0 = uv_hrtime();
     prep->handle.data = chk->data = &prep->probe;
     uv_prepare_start(&prep->handle, on_prepare);
     uv_check_start(chk, on_check);
