@@ -150,6 +150,10 @@ Test(stats, runtime_scenario_gives_exact_blocking_profiles)
     int status;
     char *text = stats_of(g, &len, &status);
     cr_assert(strstr(text, "\nscheduling:       perf_event_open context switches\n"), "%s", text);
+    /* The sampler's stream is listed, marked as weft's, and not counted. */
+    cr_assert(strstr(text, "\nthreads:          3 (and weft's sampler)\n"), "%s", text);
+    cr_assert(strstr(text, "\n         900  weft-sampler"), "%s", text);
+    cr_assert(strstr(strstr(text, "\n         900  weft-sampler"), "  (weft's own)\n"), "%s", text);
     char want[4096];
     snprintf(want, sizeof want,
              "scheduler records lost: 3 (state tracks there are incomplete)\n"

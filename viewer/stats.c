@@ -28,21 +28,30 @@ static void count_event(void *ctx, const wv_event *ev)
         s->oom = 1;
 }
 
+/* The system stream (index 0 of a trace with a scheduling source; before
+ * the runtime events, index 0 was a program thread) is weft's own sampler,
+ * not a thread of the program: it is listed, since its events and drops are
+ * in the file, but marked and not counted among the program's threads. */
 static void print_threads(wv_reader *r, const wv_model *m, FILE *out)
 {
     int in_end = wv_reader_end(r)->present;
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < wv_reader_thread_count(r); i++)
-        n += wv_reader_thread(r, i)->registered || wv_reader_thread(r, i)->events;
-    fprintf(out, "threads:          %" PRIu32 "\n", n);
+    uint32_t n = 0, sys = 0;
+    uint32_t sys_index = wv_reader_header(r)->sched_source ? WEFT_SYSTEM_THREAD : UINT32_MAX;
+    for (uint32_t i = 0; i < wv_reader_thread_count(r); i++) {
+        const wv_thread *t = wv_reader_thread(r, i);
+        if (t->registered || t->events)
+            *(i == sys_index ? &sys : &n) += 1;
+    }
+    fprintf(out, "threads:          %" PRIu32 "%s\n", n, sys ? " (and weft's sampler)" : "");
     fprintf(out, "  %10s  %-20s %12s %10s\n", "TID", "NAME", "EVENTS", "DROPPED");
     for (uint32_t i = 0; i < wv_reader_thread_count(r); i++) {
         const wv_thread *t = wv_reader_thread(r, i);
         if (!t->registered && !t->events)
             continue;
-        fprintf(out, "  %10" PRIu64 "  %-20s %12" PRIu64 " %10" PRIu64 "\n", t->tid,
+        fprintf(out, "  %10" PRIu64 "  %-20s %12" PRIu64 " %10" PRIu64 "%s\n", t->tid,
                 t->name[0] ? t->name : "-", t->events,
-                in_end ? t->end_dropped : wv_model_dropped(m, i));
+                in_end ? t->end_dropped : wv_model_dropped(m, i),
+                i == sys_index ? "  (weft's own)" : "");
     }
 }
 
