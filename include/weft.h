@@ -370,6 +370,12 @@ WEFT_API int weft_mutex_lock(pthread_mutex_t *m);
 WEFT_API int weft_mutex_trylock(pthread_mutex_t *m);
 WEFT_API int weft_mutex_unlock(pthread_mutex_t *m);
 
+/*! weft_mutex_timedlock() :
+ *  As pthread_mutex_timedlock (an absolute CLOCK_REALTIME deadline). Tries
+ *  first; a call that waits is recorded as above, one that times out too
+ *  (it waited until its deadline), with op "pthread_mutex_timedlock". */
+WEFT_API int weft_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime);
+
 /*! weft_rwlock_rdlock(), weft_rwlock_wrlock(), weft_rwlock_unlock() :
  *  As pthread_rwlock_rdlock/wrlock/unlock, recording waits as above. */
 WEFT_API int weft_rwlock_rdlock(pthread_rwlock_t *l);
@@ -395,6 +401,13 @@ WEFT_API int weft_cond_broadcast(pthread_cond_t *c);
  *  with the thread whose weft_sem_post() woke it as the holder. */
 WEFT_API int weft_sem_wait(sem_t *s);
 WEFT_API int weft_sem_post(sem_t *s);
+
+/*! weft_sem_timedwait() :
+ *  As sem_timedwait (an absolute CLOCK_REALTIME deadline): -1 and errno on
+ *  failure. Tries first; a call that blocks is recorded, including one that
+ *  times out (ETIMEDOUT) or is interrupted (EINTR); one refused at once
+ *  (EINVAL) is not. */
+WEFT_API int weft_sem_timedwait(sem_t *s, const struct timespec *abstime);
 
 /* -- locks (libuv) --
  * On Unix libuv's uv_mutex_t, uv_rwlock_t and uv_cond_t are pthread types, so

@@ -183,6 +183,33 @@ WEFT__HOT int weft__mutex_unlock_at(pthread_mutex_t *m, void *site)
     return WEFT_REAL(pthread_mutex_unlock)(m);
 }
 
+/* A timed-out lock call waited until its deadline: recorded too, like a
+ * timed-out condition wait (its holder is whoever last released it, if
+ * anyone did during the wait). */
+static __attribute__((noinline)) int mutex_timedwait(pthread_mutex_t *m, const struct timespec *abstime,
+                                                     void *site)
+{
+    wait_ctx w = wait_begin(m);
+    int rc = WEFT_REAL(pthread_mutex_timedlock)(m, abstime);
+    wait_end(&w, WEFT_LOCK_MUTEX_TIMED, site, acquired(rc) || rc == ETIMEDOUT);
+    return rc;
+}
+
+int weft__mutex_timedlock_at(pthread_mutex_t *m, const struct timespec *abstime, void *site)
+{
+    if (!weft__recording())
+        return WEFT_REAL(pthread_mutex_timedlock)(m, abstime);
+    int rc = WEFT_REAL(pthread_mutex_trylock)(m);
+    if (LIKELY(rc != EBUSY))
+        return rc;
+    return mutex_timedwait(m, abstime, site);
+}
+
+WEFT__WRAPPER int weft_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
+{
+    return weft__mutex_timedlock_at(m, abstime, WEFT__SITE());
+}
+
 WEFT__WRAPPER int weft_mutex_lock(pthread_mutex_t *m)
 {
     return weft__mutex_lock_op(m, WEFT_LOCK_MUTEX, WEFT__SITE());
@@ -314,6 +341,34 @@ int weft__sem_wait_at(sem_t *s, void *site)
     if (errno != EAGAIN)
         return -1; /* EINVAL: sem_wait would fail the same way */
     return sem_block(s, err, site);
+}
+
+static __attribute__((noinline)) int sem_timedblock(sem_t *s, const struct timespec *abstime, int err,
+                                                    void *site)
+{
+    errno = err;
+    wait_ctx w = wait_begin(s);
+    int rc = WEFT_REAL(sem_timedwait)(s, abstime);
+    /* EINTR and ETIMEDOUT too: it did block. EINVAL (a bad deadline) did not. */
+    wait_end(&w, WEFT_LOCK_SEM_TIMED, site, rc == 0 || errno != EINVAL);
+    return rc;
+}
+
+int weft__sem_timedwait_at(sem_t *s, const struct timespec *abstime, void *site)
+{
+    if (!weft__recording())
+        return WEFT_REAL(sem_timedwait)(s, abstime);
+    int err = errno;
+    if (WEFT_REAL(sem_trywait)(s) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    return sem_timedblock(s, abstime, err, site);
+}
+
+WEFT__WRAPPER int weft_sem_timedwait(sem_t *s, const struct timespec *abstime)
+{
+    return weft__sem_timedwait_at(s, abstime, WEFT__SITE());
 }
 
 int weft__sem_post_at(sem_t *s, void *site)

@@ -46,6 +46,11 @@ WEFT_API int pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const
 WEFT_API int pthread_cond_signal(pthread_cond_t *c) { return weft__cond_signal_at(c, SITE); }
 WEFT_API int pthread_cond_broadcast(pthread_cond_t *c) { return weft__cond_broadcast_at(c, SITE); }
 WEFT_API int sem_wait(sem_t *s) { return weft__sem_wait_at(s, SITE); }
+WEFT_API int sem_timedwait(sem_t *s, const struct timespec *t) { return weft__sem_timedwait_at(s, t, SITE); }
+WEFT_API int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *t)
+{
+    return weft__mutex_timedlock_at(m, t, SITE);
+}
 WEFT_API int sem_post(sem_t *s) { return weft__sem_post_at(s, SITE); }
 
 /* ---- reads and writes -------------------------------------------------------------- */

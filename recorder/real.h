@@ -41,7 +41,9 @@
       (c, m, t))                                                                                    \
     X(int, pthread_cond_signal, (pthread_cond_t * c), (c))                                          \
     X(int, pthread_cond_broadcast, (pthread_cond_t * c), (c))                                       \
+    X(int, pthread_mutex_timedlock, (pthread_mutex_t * m, const struct timespec *t), (m, t))        \
     X(int, sem_wait, (sem_t * s), (s))                                                              \
+    X(int, sem_timedwait, (sem_t * s, const struct timespec *t), (s, t))                            \
     X(int, sem_trywait, (sem_t * s), (s))                                                           \
     X(int, sem_post, (sem_t * s), (s))
 

@@ -40,7 +40,9 @@ WEFT__HIDDEN int weft__mutex_unlock_at(pthread_mutex_t *m, void *site);
 WEFT__HIDDEN int weft__rwlock_unlock_at(pthread_rwlock_t *l, void *site);
 WEFT__HIDDEN int weft__cond_signal_at(pthread_cond_t *c, void *site);
 WEFT__HIDDEN int weft__cond_broadcast_at(pthread_cond_t *c, void *site);
+WEFT__HIDDEN int weft__mutex_timedlock_at(pthread_mutex_t *m, const struct timespec *abstime, void *site);
 WEFT__HIDDEN int weft__sem_wait_at(sem_t *s, void *site);
+WEFT__HIDDEN int weft__sem_timedwait_at(sem_t *s, const struct timespec *abstime, void *site);
 WEFT__HIDDEN int weft__sem_post_at(sem_t *s, void *site);
 
 static inline int weft__mutex_lock_at(pthread_mutex_t *m, void *site)

@@ -226,7 +226,9 @@ enum weft_sched_source {
     X(8, UV_RWLOCK_RD, "uv_rwlock_rdlock", LOCK)                                \
     X(9, UV_RWLOCK_WR, "uv_rwlock_wrlock", LOCK)                                \
     X(10, UV_COND, "uv_cond_wait", COND)                                        \
-    X(11, UV_COND_TIMED, "uv_cond_timedwait", COND)
+    X(11, UV_COND_TIMED, "uv_cond_timedwait", COND)                             \
+    X(12, MUTEX_TIMED, "pthread_mutex_timedlock", LOCK)                         \
+    X(13, SEM_TIMED, "sem_timedwait", LOCK)
 
 enum weft_lock_op {
 #define X(code, NAME, str, reason) WEFT_LOCK_##NAME = code,

@@ -144,6 +144,13 @@ Test(wait_threads, a_mutex_wait_lasts_as_long_as_the_holder_kept_it_and_names_th
     lock_scenario("mutexwait", WEFT_LOCK_MUTEX);
 }
 
+Test(wait_threads, a_timed_mutex_lock_that_gets_the_lock_names_the_holder)
+{
+    lock_scenario("mutextimedwait", WEFT_LOCK_MUTEX_TIMED);
+}
+
+Test(wait_threads, a_timed_semaphore_wait_names_the_poster) { lock_scenario("semtimedwait", WEFT_LOCK_SEM_TIMED); }
+
 Test(wait_threads, a_condition_wait_names_the_signaller) { lock_scenario("condwait", WEFT_LOCK_COND); }
 
 Test(wait_threads, a_semaphore_wait_names_the_poster) { lock_scenario("semwait", WEFT_LOCK_SEM); }

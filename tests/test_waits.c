@@ -352,6 +352,72 @@ Test(waits, timed_out_condition_waits_last_their_timeout)
     uv_mutex_destroy(&um);
 }
 
+/* A timed lock call that times out waited until its deadline: recorded,
+ * with its timed op, as long as it blocked; one that gets the lock at once
+ * records nothing. The mutex is held by another thread (a mutex's own owner
+ * would get EDEADLK or deadlock, depending on its type). */
+static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int held_stage; /* 1: the other thread holds it; 2: it may let go */
+
+static void *hold_it(void *arg)
+{
+    pthread_mutex_lock(&held);
+    atomic_store(&held_stage, 1);
+    while (atomic_load(&held_stage) != 2)
+        sched_yield();
+    pthread_mutex_unlock(&held);
+    return arg;
+}
+
+static struct timespec deadline_in_ms(int ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_nsec += ms * MS;
+    if (dl.tv_nsec >= 1000000000)
+        dl.tv_sec++, dl.tv_nsec -= 1000000000;
+    return dl;
+}
+
+Test(waits, timed_out_lock_and_semaphore_waits_last_their_timeout)
+{
+    sem_t sem;
+    cr_assert_eq(sem_init(&sem, 0, 1), 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, hold_it, NULL), 0);
+    while (atomic_load(&held_stage) != 1)
+        sched_yield();
+    start();
+    struct timespec dl = deadline_in_ms(5);
+    int64_t t0 = mono_ns();
+    cr_expect_eq(weft_mutex_timedlock(&held, &dl), ETIMEDOUT);
+    int64_t t1 = mono_ns();
+    dl = deadline_in_ms(5);
+    cr_expect_eq(weft_sem_timedwait(&sem, &dl), 0, "a free semaphore: no wait");
+    dl = deadline_in_ms(5);
+    int64_t t2 = mono_ns();
+    cr_expect_eq(weft_sem_timedwait(&sem, &dl), -1);
+    cr_expect_eq(errno, ETIMEDOUT);
+    int64_t t3 = mono_ns();
+    trace t;
+    finish(&t);
+    atomic_store(&held_stage, 2);
+    pthread_join(th, NULL);
+    sem_destroy(&sem);
+    cr_assert_eq(tu_count(&t, WEFT_EV_LOCK_WAIT, 0), 2);
+    const tev *m = tu_nth(&t, WEFT_EV_LOCK_WAIT, 0), *s = tu_nth(&t, WEFT_EV_LOCK_WAIT, 1);
+    cr_expect_eq(m->arg[0], WEFT_LOCK_MUTEX_TIMED);
+    cr_expect_eq(m->arg[1], (uintptr_t)&held);
+    cr_expect(m->dur_ns >= 4 * MS && m->dur_ns <= t1 - t0 + 50000, "%.3f ms of %.3f", m->dur_ns / 1e6,
+              (t1 - t0) / 1e6);
+    cr_expect_eq(s->arg[0], WEFT_LOCK_SEM_TIMED);
+    cr_expect_eq(s->arg[1], (uintptr_t)&sem);
+    cr_expect_eq(s->arg[4], 0, "a timed-out wait has no holder");
+    cr_expect(s->dur_ns >= 4 * MS && s->dur_ns <= t3 - t2 + 50000, "%.3f ms of %.3f", s->dur_ns / 1e6,
+              (t3 - t2) / 1e6);
+    tu_free(&t);
+}
+
 /* ---- collector pauses and the heap --------------------------------------- */
 
 Test(waits, gc_pauses_pair_up_and_misuse_is_a_diagnostic)

@@ -314,6 +314,30 @@ __attribute__((noinline)) static void sem_block(void)
 }
 static void sem_release(void) { weft_sem_post(&w_sem); }
 
+/* A deadline far enough never to pass: these calls end by the release. */
+static struct timespec far_deadline(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 30;
+    return ts;
+}
+
+__attribute__((noinline)) static void mutex_timedblock(void)
+{
+    struct timespec dl = far_deadline();
+    if (weft_mutex_timedlock(&w_mutex, &dl) != 0)
+        exit(6);
+    weft_mutex_unlock(&w_mutex);
+}
+
+__attribute__((noinline)) static void sem_timedblock(void)
+{
+    struct timespec dl = far_deadline();
+    if (weft_sem_timedwait(&w_sem, &dl) != 0)
+        exit(6);
+}
+
 static void rw_take(void) { weft_rwlock_rdlock(&w_rwlock); }
 
 __attribute__((noinline)) static void rw_block(void)
@@ -343,6 +367,8 @@ static const wait_case wait_cases[] = {
     {"mutexwait", 5, mutex_take, mutex_block, mutex_release, &w_mutex},
     {"condwait", 5, cond_take, cond_block, cond_release, &w_cond},
     {"semwait", 5, sem_take, sem_block, sem_release, &w_sem},
+    {"mutextimedwait", 5, mutex_take, mutex_timedblock, mutex_release, &w_mutex},
+    {"semtimedwait", 5, sem_take, sem_timedblock, sem_release, &w_sem},
     {"rwwait", 5, rw_take, rw_block, rw_release, &w_rwlock},
     {"pipewait", 10, pipe_take, pipe_block, pipe_release, NULL},
 };
