@@ -216,6 +216,10 @@ static int w_pipe[2];
 static atomic_int w_stage; /* 1: the holder holds; 2: the waiter is about to block */
 static atomic_int w_waiter_tid;
 static atomic_int w_cond_flag;
+/* The timed calls' deadline, far enough never to pass (they end by the
+ * release); set by waiter_ready(), so that the blocking functions stay
+ * small and the call site near their start, sanitizers or not. */
+static struct timespec w_deadline;
 
 static void sleep_ms(int ms)
 {
@@ -255,6 +259,8 @@ static void until_waiter_blocked(void)
 static void waiter_ready(void)
 {
     weft_log(0, "role", "waiter");
+    clock_gettime(CLOCK_REALTIME, &w_deadline);
+    w_deadline.tv_sec += 30;
     atomic_store(&w_waiter_tid, gettid());
     spin_until(1);
     atomic_store(&w_stage, 2);
@@ -314,27 +320,17 @@ __attribute__((noinline)) static void sem_block(void)
 }
 static void sem_release(void) { weft_sem_post(&w_sem); }
 
-/* A deadline far enough never to pass: these calls end by the release. */
-static struct timespec far_deadline(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 30;
-    return ts;
-}
 
 __attribute__((noinline)) static void mutex_timedblock(void)
 {
-    struct timespec dl = far_deadline();
-    if (weft_mutex_timedlock(&w_mutex, &dl) != 0)
+    if (weft_mutex_timedlock(&w_mutex, &w_deadline) != 0)
         exit(6);
     weft_mutex_unlock(&w_mutex);
 }
 
 __attribute__((noinline)) static void sem_timedblock(void)
 {
-    struct timespec dl = far_deadline();
-    if (weft_sem_timedwait(&w_sem, &dl) != 0)
+    if (weft_sem_timedwait(&w_sem, &w_deadline) != 0)
         exit(6);
 }
 
