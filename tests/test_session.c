@@ -20,13 +20,23 @@ Test(session, weft_out_records_an_unchanged_program_until_the_window_ends)
     int st = tu_run(argv, env, &out);
     cr_expect_eq(st, 7, "the program's own exit status passes through; output: %s", out);
     cr_expect(strstr(out, "enabled-at-end=0"), "recording stopped after 0.2 s: %s", out);
+    const char *e = strstr(out, "enabled-ticks=");
+    cr_assert_not_null(e, "%s", out);
+    size_t ticks = strtoul(e + strlen("enabled-ticks="), NULL, 10);
     free(out);
     trace t;
     cr_assert_eq(tu_load(path, &t), WV_OK, "%s", t.msg);
     cr_expect_eq(t.end.reason, WEFT_END_WINDOW);
+    /* Every tick logged while recording was on is in the file, and no later
+     * one (however slowly a loaded machine ran the 1 ms ticks): the first
+     * ticks, up to the one the window may have ended during. */
     size_t logs = tu_count(&t, WEFT_EV_LOG, 0);
-    /* About 200 of the 400 one-millisecond ticks fall in the window. */
-    cr_expect(logs > 50 && logs < 260, "logs recorded: %zu", logs);
+    cr_expect(ticks > 0 && ticks < 400, "%zu ticks while recording", ticks);
+    cr_expect(logs + 1 >= ticks && logs <= ticks, "logs recorded: %zu of %zu ticks while on", logs, ticks);
+    char want[16];
+    snprintf(want, sizeof want, "%zu", logs - 1);
+    cr_expect_str_eq(tu_nth(&t, WEFT_EV_LOG, 0)->data, "0");
+    cr_expect_str_eq(tu_nth(&t, WEFT_EV_LOG, logs - 1)->data, want);
     tu_free(&t);
 }
 

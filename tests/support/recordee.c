@@ -75,13 +75,18 @@ static int stop(void)
     return rc ? 1 : 0;
 }
 
-static void log_for(int ms)
+/* A log a millisecond; returns how many were logged while recording was on
+ * just before (the window may end between that check and the log). */
+static int log_for(int ms)
 {
     struct timespec step = {0, 1000000};
+    int enabled = 0;
     for (int i = 0; i < ms; i++) {
+        enabled += weft_enabled();
         weft_logf(0, "tick", "%d", i);
         nanosleep(&step, NULL);
     }
+    return enabled;
 }
 
 static void run_threads(int n, void *(*fn)(void *))
@@ -573,8 +578,8 @@ int main(int argc, char **argv)
     const char *mode = argc > 1 ? argv[1] : "";
     const char *path = argc > 2 ? argv[2] : NULL;
     if (strcmp(mode, "env") == 0) {
-        log_for(400);
-        printf("enabled-at-end=%d\n", weft_enabled());
+        int ticks = log_for(400);
+        printf("enabled-ticks=%d\nenabled-at-end=%d\n", ticks, weft_enabled());
         return 7; /* a distinctive status for the caller to check */
     }
     if (!path)
