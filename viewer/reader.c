@@ -352,6 +352,17 @@ int64_t wv_reader_ticks_to_ns(wv_reader *r, uint64_t ticks)
 /* Events                                                                   */
 /* ======================================================================== */
 
+/* A LEB128 value: one byte inline (most values are: small deltas, string
+ * ids, flags), longer ones through wire.h's reader. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    return weft_get_uvarint(p, end, v);
+}
+
 /* Decodes one event at *pp generically from the spec table: the code byte,
  * the time delta of timed events, then each argument by its kind. `*last` is
  * the chunk's previous task id, which kind T is coded against (TIME_BASE, at
@@ -366,14 +377,17 @@ static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, ui
         return -1;
     const weft_event_spec *s = &weft_event_specs[code];
     *dt = 0;
-    if (!(s->flags & WEFT_EVF_UNTIMED) && weft_get_uvarint(&p, end, dt))
+    if (!(s->flags & WEFT_EVF_UNTIMED) && get_varint(&p, end, dt))
         return -1;
     ev->data = NULL;
     ev->data_len = 0;
-    for (unsigned i = 0; i < WEFT_MAX_ARGS; i++) {
-        uint64_t v = 0;
-        unsigned kind = i < s->nargs ? s->kind[i] : WEFT_ARG_N;
-        if (kind != WEFT_ARG_N && weft_get_uvarint(&p, end, &v))
+    memset(ev->arg, 0, sizeof ev->arg);
+    for (unsigned i = 0; i < s->nargs && i < WEFT_MAX_ARGS; i++) {
+        uint64_t v;
+        unsigned kind = s->kind[i];
+        if (kind == WEFT_ARG_N)
+            continue;
+        if (get_varint(&p, end, &v))
             return -1;
         if (kind == WEFT_ARG_I)
             v = (uint64_t)weft_unzigzag(v);
