@@ -9,7 +9,6 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,37 +28,6 @@ typedef struct builder {
     int oom;
     wv_taskmap live;        /* tasks begun and not ended yet */
 } builder;
-
-/* Prefaults the new part of a big array with one madvise call. Indexing a
- * big trace otherwise spends much of its time in page faults (one trap per
- * 4 KiB first touched, several microseconds each in a VM); populating a
- * range in the kernel costs a fraction of that. Best effort: older kernels
- * refuse MADV_POPULATE_WRITE and the pages fault in as usual. */
-static void prefault(void *p, size_t from, size_t to)
-{
-    const uintptr_t page = 4096;
-    if (to - from < (1u << 20))
-        return;
-    uintptr_t a = ((uintptr_t)p + from + page - 1) & ~(page - 1), e = ((uintptr_t)p + to) & ~(page - 1);
-    if (e > a)
-        madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-}
-
-int wv_grow(void *p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*(void **)p, n * size);
-    if (!q)
-        return -ENOMEM;
-    prefault(q, *cap * size, n * size);
-    *(void **)p = q;
-    *cap = n;
-    return 0;
-}
 
 static void see_str(builder *b, uint64_t id)
 {
@@ -284,17 +252,6 @@ static int copy_threads(builder *b, wv_model *m)
     return 0;
 }
 
-/* Gives back the doubling slack of an array once it is complete (big
- * arrays are mmap'd chunks: glibc shrinks them in place with mremap). */
-static void fit(void *p, size_t *cap, size_t n, size_t size)
-{
-    if (!n || n >= *cap)
-        return;
-    void *q = realloc(*(void **)p, n * size);
-    if (q)
-        *(void **)p = q, *cap = n;
-}
-
 /* Moves the rows into one array in (thread, depth) order and numbers the
  * slices; builds each row's pyramid. */
 static int number_rows(builder *b)
@@ -311,7 +268,7 @@ static int number_rows(builder *b)
             wv_row *r = &x->rows[x->nrows];
             *r = b->trow[t][d];
             b->trow[t][d].sl = NULL;
-            fit(&r->sl, &r->cap, r->n, sizeof *r->sl);
+            wv_fit(&r->sl, &r->cap, r->n, sizeof *r->sl);
             r->base = x->nslices;
             x->nslices += r->n;
             x->threads[x->thread_pos[t]].rows[d] = (uint32_t)x->nrows++;
@@ -331,14 +288,14 @@ static int link_lists(wv_index *x)
         wv_grow(&x->logs, &x->logs_cap, 1, sizeof *x->logs) ||
         wv_grow(&x->log_text, &x->log_text_cap, 1, 1))
         return -ENOMEM;
-    fit(&x->tasks, &x->tasks_cap, x->ntasks, sizeof *x->tasks);
-    fit(&x->flows, &x->flows_cap, x->nflows, sizeof *x->flows);
-    fit(&x->logs, &x->logs_cap, x->nlogs, sizeof *x->logs);
-    fit(&x->log_text, &x->log_text_cap, x->log_text_len, 1);
+    wv_fit(&x->tasks, &x->tasks_cap, x->ntasks, sizeof *x->tasks);
+    wv_fit(&x->flows, &x->flows_cap, x->nflows, sizeof *x->flows);
+    wv_fit(&x->logs, &x->logs_cap, x->nlogs, sizeof *x->logs);
+    wv_fit(&x->log_text, &x->log_text_cap, x->log_text_len, 1);
     for (size_t i = 0; i < x->ncounters; i++) {
         size_t cap = x->counters[i].cap;
-        fit(&x->counters[i].t, &cap, x->counters[i].n, sizeof(int64_t));
-        fit(&x->counters[i].v, &x->counters[i].cap, x->counters[i].n, sizeof(int64_t));
+        wv_fit(&x->counters[i].t, &cap, x->counters[i].n, sizeof(int64_t));
+        wv_fit(&x->counters[i].v, &x->counters[i].cap, x->counters[i].n, sizeof(int64_t));
     }
     for (size_t i = 0; i < x->nlogs; i++) {
         uint32_t p = x->logs[i].thread < x->thread_limit ? x->thread_pos[x->logs[i].thread] : UINT32_MAX;

@@ -196,9 +196,12 @@ typedef struct wv_index {
 wv_index *wv_index_load(wv_reader *r);
 void wv_index_free(wv_index *x);
 
-/* Grows the array *p (of *cap elements of `size` bytes, doubling) to hold
- * `need`; big arrays are prefaulted. @return 0 or -ENOMEM (*p unchanged). */
+/* Grows the array *p (of *cap elements of `size` bytes) to hold `need`:
+ * doubling while small, in place in huge pages when big (serve_grow.c).
+ * @return 0 or -ENOMEM (*p unchanged). */
 int wv_grow(void *p, size_t *cap, size_t need, size_t size);
+/* Gives back the slack of an array of n elements once it is complete. */
+void wv_fit(void *p, size_t *cap, size_t n, size_t size);
 
 /* Bytes the index holds (the arrays it allocated). */
 uint64_t wv_index_bytes(const wv_index *x);
