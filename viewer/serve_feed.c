@@ -5,10 +5,12 @@
  * the index takes in the last one cuts the wait for `weft serve` to open a
  * big trace by about that much.
  *
- * The reader thread fills batches of FEED_EVENTS events, copying each
- * event's bytes (valid only until the reader's next call) into the batch;
- * a ring of FEED_RING batches passes them to the caller's thread, which runs
- * the model. The reader is used by one thread at a time, as reader.h asks:
+ * The reader thread fills batches of FEED_EVENTS events; a ring of
+ * FEED_RING batches passes them to the caller's thread, which runs the
+ * model. An event's bytes (a log's text) are valid only until the reader's
+ * next call, and the model never reads them, so they stay behind: the
+ * model gets data NULL, and a tap that wants them reads them as the event
+ * goes by. The reader is used by one thread at a time, as reader.h asks:
  * the feeding thread until it is joined, the caller after.
  *
  * A tap (the runtime model of serve_rt.c) has two halves. `read` runs on
@@ -35,8 +37,6 @@
 typedef struct batch {
     wv_event ev[FEED_EVENTS];
     size_t n;
-    uint8_t *data; /* the events' bytes; ev[i].data holds an offset here */
-    size_t data_len, data_cap;
     wv_feed_out out; /* the tap's output for these events */
 } batch;
 
@@ -68,25 +68,13 @@ void *wv_feed_reserve(wv_feed_out *o, size_t n)
 
 static int fill(feed *f, batch *b)
 {
-    b->n = b->data_len = b->out.len = 0;
+    b->n = b->out.len = 0;
     while (b->n < FEED_EVENTS && wv_reader_next(f->r, &b->ev[b->n])) {
         wv_event *e = &b->ev[b->n++];
         if (f->tap && f->tap->read(f->tap->ctx, e, &b->out))
             return -ENOMEM;
-        if (!e->data_len)
-            continue;
-        if (b->data_len + e->data_len > b->data_cap) {
-            size_t cap = b->data_cap ? 2 * b->data_cap : 1 << 16;
-            while (cap < b->data_len + e->data_len)
-                cap *= 2;
-            uint8_t *d = realloc(b->data, cap);
-            if (!d)
-                return -ENOMEM;
-            b->data = d, b->data_cap = cap;
-        }
-        memcpy(b->data + b->data_len, e->data, e->data_len);
-        e->data = (const uint8_t *)(uintptr_t)b->data_len;
-        b->data_len += e->data_len;
+        e->data = NULL; /* gone at the reader's next call */
+        e->data_len = 0;
     }
     return 0;
 }
@@ -158,12 +146,8 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
         batch *b = &f.b[f.taken % FEED_RING];
         if (tap && b->out.len)
             rc = tap->take(tap->ctx, b->out.data, b->out.len);
-        for (size_t i = 0; i < b->n && !rc; i++) {
-            wv_event *e = &b->ev[i];
-            if (e->data_len)
-                e->data = b->data + (uintptr_t)e->data;
-            rc = wv_model_add(m, e);
-        }
+        for (size_t i = 0; i < b->n && !rc; i++)
+            rc = wv_model_add(m, &b->ev[i]);
         pthread_mutex_lock(&f.mu);
         f.taken++;
         f.stop |= rc != 0;
@@ -175,7 +159,7 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
     pthread_join(t, NULL);
     wv_model_finish(m);
     for (int i = 0; i < FEED_RING; i++)
-        free(f.b[i].data), free(f.b[i].out.data);
+        free(f.b[i].out.data);
     free(f.b);
     pthread_mutex_destroy(&f.mu);
     pthread_cond_destroy(&f.cv);

@@ -22,8 +22,7 @@ typedef struct builder {
     wv_row **trow;          /* per thread index: its rows by depth (grown) */
     uint32_t *trow_n;
     uint32_t ntrow;
-    uint32_t *counter_of;   /* string id -> counter index + 1 */
-    uint32_t counter_of_n;
+    wv_logs_build *logs;    /* the reading thread's */
     uint64_t max_str;
     int oom;
     wv_taskmap live;        /* tasks begun and not ended yet */
@@ -132,67 +131,6 @@ static void on_flow(void *ctx, const wv_flow *f)
     x->nflows++;
 }
 
-static void add_log(builder *b, const wv_event *ev)
-{
-    wv_index *x = b->x;
-    if (wv_grow(&x->logs, &x->logs_cap, x->nlogs + 1, sizeof *x->logs) ||
-        wv_grow(&x->log_text, &x->log_text_cap, x->log_text_len + ev->data_len + 1, 1)) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(x->log_text + x->log_text_len, ev->data, ev->data_len);
-    x->logs[x->nlogs++] = (wv_ilog){ev->ns, ev->arg[0], x->log_text_len, ev->thread,
-                                    (uint32_t)ev->arg[1], (uint32_t)ev->data_len};
-    x->log_text_len += ev->data_len;
-    see_str(b, ev->arg[1]);
-}
-
-static void add_counter(builder *b, const wv_event *ev)
-{
-    wv_index *x = b->x;
-    uint64_t name = ev->arg[0];
-    if (name >= WV_MAX_STRINGS)
-        return;
-    if (name >= b->counter_of_n) {
-        size_t cap = b->counter_of_n;
-        if (wv_grow(&b->counter_of, &cap, name + 1, sizeof *b->counter_of)) {
-            b->oom = 1;
-            return;
-        }
-        memset(b->counter_of + b->counter_of_n, 0, (cap - b->counter_of_n) * sizeof *b->counter_of);
-        b->counter_of_n = (uint32_t)cap;
-    }
-    if (!b->counter_of[name]) {
-        wv_icounter *c = realloc(x->counters, (x->ncounters + 1) * sizeof *c);
-        if (!c) {
-            b->oom = 1;
-            return;
-        }
-        x->counters = c;
-        memset(&c[x->ncounters], 0, sizeof *c);
-        c[x->ncounters].name = (uint32_t)name;
-        b->counter_of[name] = (uint32_t)++x->ncounters;
-        see_str(b, name);
-    }
-    wv_icounter *c = &x->counters[b->counter_of[name] - 1];
-    size_t cap = c->cap;
-    if (wv_grow(&c->t, &cap, c->n + 1, sizeof *c->t) || wv_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v)) {
-        b->oom = 1;
-        return;
-    }
-    c->t[c->n] = ev->ns;
-    c->v[c->n++] = (int64_t)ev->arg[1];
-}
-
-static void on_event(void *ctx, const wv_event *ev)
-{
-    builder *b = ctx;
-    if (ev->code == WEFT_EV_LOG)
-        add_log(b, ev);
-    else if (ev->code == WEFT_EV_COUNTER)
-        add_counter(b, ev);
-}
-
 /* ---- finishing ----------------------------------------------------------- */
 
 /* Copies strings 0..max_str out of the reader, which is closed afterwards. */
@@ -279,33 +217,15 @@ static int number_rows(builder *b)
     return 0;
 }
 
-/* Per-thread log lists, task hop chains, task end maxima, counter pyramids. */
+/* Task end maxima; the arrays of tasks and flows exist and are fitted. */
 static int link_lists(wv_index *x)
 {
     /* empty arrays still exist, so searches may take &a[0] */
     if (wv_grow(&x->tasks, &x->tasks_cap, 1, sizeof *x->tasks) ||
-        wv_grow(&x->flows, &x->flows_cap, 1, sizeof *x->flows) ||
-        wv_grow(&x->logs, &x->logs_cap, 1, sizeof *x->logs) ||
-        wv_grow(&x->log_text, &x->log_text_cap, 1, 1))
+        wv_grow(&x->flows, &x->flows_cap, 1, sizeof *x->flows))
         return -ENOMEM;
     wv_fit(&x->tasks, &x->tasks_cap, x->ntasks, sizeof *x->tasks);
     wv_fit(&x->flows, &x->flows_cap, x->nflows, sizeof *x->flows);
-    wv_fit(&x->logs, &x->logs_cap, x->nlogs, sizeof *x->logs);
-    wv_fit(&x->log_text, &x->log_text_cap, x->log_text_len, 1);
-    for (size_t i = 0; i < x->ncounters; i++) {
-        size_t cap = x->counters[i].cap;
-        wv_fit(&x->counters[i].t, &cap, x->counters[i].n, sizeof(int64_t));
-        wv_fit(&x->counters[i].v, &x->counters[i].cap, x->counters[i].n, sizeof(int64_t));
-    }
-    for (size_t i = 0; i < x->nlogs; i++) {
-        uint32_t p = x->logs[i].thread < x->thread_limit ? x->thread_pos[x->logs[i].thread] : UINT32_MAX;
-        if (p == UINT32_MAX)
-            continue;
-        wv_ithread *t = &x->threads[p];
-        if (wv_grow(&t->logs, &t->logs_cap, t->nlogs + 1, sizeof *t->logs))
-            return -ENOMEM;
-        t->logs[t->nlogs++] = (uint32_t)i;
-    }
     size_t groups = (x->ntasks + 63) / 64;
     x->task_maxend = malloc((groups + 1) * sizeof *x->task_maxend);
     if (!x->task_maxend)
@@ -316,9 +236,6 @@ static int link_lists(wv_index *x)
             m = x->tasks[i].e > m ? x->tasks[i].e : m;
         x->task_maxend[g] = m;
     }
-    for (size_t i = 0; i < x->ncounters; i++)
-        if (wv_lod_build_counter(&x->counters[i]))
-            return -ENOMEM;
     return 0;
 }
 
@@ -347,22 +264,25 @@ static void copy_facts(builder *b, wv_model *m)
 
 wv_index *wv_index_load(wv_reader *r)
 {
-    static const wv_model_sink sink = {on_region, on_task_begin, on_task_end, on_flow, on_event};
+    static const wv_model_sink sink = {on_region, on_task_begin, on_task_end, on_flow, NULL};
     wv_index *x = calloc(1, sizeof *x);
-    builder b = {.x = x, .r = r};
+    builder b = {.x = x, .r = r, .logs = aligned_alloc(64, sizeof *b.logs)};
     wv_model *m = x ? wv_model_new(&sink, &b) : NULL;
-    wv_rt_build *rb = m ? wv_rt_build_new(r) : NULL;
+    wv_rt_build *rb = m && b.logs ? wv_rt_build_new(r) : NULL;
     if (!rb) {
+        free(b.logs);
         wv_model_free(m);
         free(x);
         return NULL;
     }
     pthread_mutex_init(&x->lazy_lock, NULL);
-    int rc = wv_feed_model(m, r, wv_rt_build_tap(rb));
+    memset(b.logs, 0, sizeof *b.logs);
+    int rc = wv_feed_model(m, r, wv_logs_tap(b.logs, wv_rt_build_tap(rb)));
+    see_str(&b, b.logs->max_str);
     copy_facts(&b, m);
     see_str(&b, wv_rt_build_finish(rb, wv_model_end_ns(m)));
     if (rc || b.oom || copy_strings(&b) || copy_threads(&b, m) || wv_rt_rows_start(rb, x->thread_limit) ||
-        number_rows(&b) || link_lists(x)) {
+        number_rows(&b) || link_lists(x) || wv_logs_finish(b.logs, x)) {
         b.oom = 1;
         wv_rt_build_free(rb);
     } else if (wv_rt_index_take(x, rb, r)) { /* frees rb */
@@ -375,7 +295,8 @@ wv_index *wv_index_load(wv_reader *r)
     }
     free(b.trow);
     free(b.trow_n);
-    free(b.counter_of);
+    wv_logs_free(b.logs);
+    free(b.logs);
     wv_taskmap_free(&b.live);
     wv_model_free(m);
     if (b.oom) {

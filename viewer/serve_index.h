@@ -271,9 +271,46 @@ typedef struct wv_feed_tap {
 } wv_feed_tap;
 
 /* As wv_model_run(), with the reader on a second thread (serve_feed.c) and
- * an optional tap (NULL: none). */
+ * an optional tap (NULL: none). The model gets the events without their
+ * bytes (data NULL): what needs them reads them in the tap. */
 struct wv_model;
 int wv_feed_model(struct wv_model *m, wv_reader *r, const wv_feed_tap *tap);
+
+/* Logs and counter points, filed on the reading thread (serve_logs.c). */
+typedef struct wv_log_list {
+    uint32_t *v;
+    size_t n, cap;
+} wv_log_list;
+
+/* Filled on the reading thread while the model's thread fills the index, so
+ * it keeps its arrays to itself (and a cache line apart from the rest)
+ * until wv_logs_finish() moves them into the index. */
+typedef struct wv_logs_build {
+    _Alignas(64) wv_ilog *logs;
+    size_t nlogs, logs_cap;
+    char *log_text;
+    size_t log_text_len, log_text_cap;
+    wv_icounter *counters;
+    size_t ncounters;
+    wv_log_list *threads;     /* per thread index: its logs, in time order */
+    uint32_t nthreads;
+    uint32_t *counter_of;     /* string id -> counter index + 1 */
+    uint32_t counter_of_n;
+    uint64_t max_str;         /* highest string id used */
+    const wv_feed_tap *next;  /* the tap the events go to after */
+    wv_feed_tap tap;
+    _Alignas(64) char end[1];
+} wv_logs_build;
+
+/* Files a LOG or COUNTER event (others are ignored). @return 0 or -ENOMEM. */
+int wv_logs_file(wv_logs_build *l, const wv_event *ev);
+/* A tap that files the logs and counters, then hands every event to next. */
+const wv_feed_tap *wv_logs_tap(wv_logs_build *l, const wv_feed_tap *next);
+/* Once x's threads exist: moves the logs and counters into x, hands each
+ * thread its list of logs, gives back slack and builds the counters'
+ * pyramids. @return 0 or -ENOMEM. */
+int wv_logs_finish(wv_logs_build *l, wv_index *x);
+void wv_logs_free(wv_logs_build *l);
 
 /* Pyramid construction (serve_lod.c), called by wv_index_load(). @return 0 or -ENOMEM. */
 int wv_lod_build_row(wv_row *r);
