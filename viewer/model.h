@@ -74,7 +74,11 @@ typedef struct wv_model wv_model;
 
 /* @return a model, NULL when out of memory. */
 wv_model *wv_model_new(const wv_model_sink *sink, void *ctx);
-/* Adds one event. @return 0, or -ENOMEM (the event is then only partly applied). */
+/* Adds one event. It reads only the event's code, thread, ns and its first
+ * WV_MODEL_ARGS arguments (weft serve hands it no more), and passes the
+ * whole event to the event sink.
+ * @return 0, or -ENOMEM (the event is then only partly applied). */
+#define WV_MODEL_ARGS 3
 int wv_model_add(wv_model *m, const wv_event *ev);
 /* Ends open regions (at their thread's last event) and live tasks (at the end
  * of the trace), with their diagnostics. */

@@ -7,11 +7,12 @@
  *
  * The reader thread fills batches of FEED_EVENTS events; a ring of
  * FEED_RING batches passes them to the caller's thread, which runs the
- * model. An event's bytes (a log's text) are valid only until the reader's
- * next call, and the model never reads them, so they stay behind: the
- * model gets data NULL, and a tap that wants them reads them as the event
- * goes by. The reader is used by one thread at a time, as reader.h asks:
- * the feeding thread until it is joined, the caller after.
+ * model. A batch carries only what the model reads of each event (model.h:
+ * its code, thread, time and first arguments); the bytes of a log's text,
+ * valid only until the reader's next call, stay behind, and a tap that
+ * wants them reads them as the event goes by. The reader is used by one
+ * thread at a time, as reader.h asks: the feeding thread until it is
+ * joined, the caller after.
  *
  * A tap (the runtime model of serve_rt.c) has two halves. `read` runs on
  * the reading thread, on each event as soon as it is read: the runtime
@@ -34,8 +35,17 @@
 #define FEED_EVENTS 8192
 #define FEED_RING 4
 
+/* What the model reads of an event (model.h), half the size of a wv_event:
+ * a batch moves from one core's cache to the other's, a cost per byte. */
+typedef struct feed_ev {
+    int64_t ns;
+    uint64_t arg[WV_MODEL_ARGS];
+    uint32_t thread;
+    uint8_t code;
+} feed_ev;
+
 typedef struct batch {
-    wv_event ev[FEED_EVENTS];
+    feed_ev ev[FEED_EVENTS];
     size_t n;
     wv_feed_out out; /* the tap's output for these events */
 } batch;
@@ -68,13 +78,16 @@ void *wv_feed_reserve(wv_feed_out *o, size_t n)
 
 static int fill(feed *f, batch *b)
 {
+    wv_event e;
     b->n = b->out.len = 0;
-    while (b->n < FEED_EVENTS && wv_reader_next(f->r, &b->ev[b->n])) {
-        wv_event *e = &b->ev[b->n++];
-        if (f->tap && f->tap->read(f->tap->ctx, e, &b->out))
+    while (b->n < FEED_EVENTS && wv_reader_next(f->r, &e)) {
+        if (f->tap && f->tap->read(f->tap->ctx, &e, &b->out))
             return -ENOMEM;
-        e->data = NULL; /* gone at the reader's next call */
-        e->data_len = 0;
+        feed_ev *c = &b->ev[b->n++];
+        c->ns = e.ns;
+        memcpy(c->arg, e.arg, sizeof c->arg);
+        c->thread = e.thread;
+        c->code = e.code;
     }
     return 0;
 }
@@ -135,6 +148,7 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
         return feed_here(m, r, tap);
     }
     int rc = 0;
+    wv_event ev = {0}; /* the rest of each event, which the model does not read */
     for (;;) {
         pthread_mutex_lock(&f.mu);
         while (f.filled == f.taken && !f.done)
@@ -146,8 +160,14 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
         batch *b = &f.b[f.taken % FEED_RING];
         if (tap && b->out.len)
             rc = tap->take(tap->ctx, b->out.data, b->out.len);
-        for (size_t i = 0; i < b->n && !rc; i++)
-            rc = wv_model_add(m, &b->ev[i]);
+        for (size_t i = 0; i < b->n && !rc; i++) {
+            const feed_ev *c = &b->ev[i];
+            ev.ns = c->ns;
+            memcpy(ev.arg, c->arg, sizeof c->arg);
+            ev.thread = c->thread;
+            ev.code = c->code;
+            rc = wv_model_add(m, &ev);
+        }
         pthread_mutex_lock(&f.mu);
         f.taken++;
         f.stop |= rc != 0;

@@ -271,8 +271,9 @@ typedef struct wv_feed_tap {
 } wv_feed_tap;
 
 /* As wv_model_run(), with the reader on a second thread (serve_feed.c) and
- * an optional tap (NULL: none). The model gets the events without their
- * bytes (data NULL): what needs them reads them in the tap. */
+ * an optional tap (NULL: none). The model gets of each event only what
+ * wv_model_add() reads (its bytes and later arguments stay behind; so for
+ * its event sink): what needs more reads it in the tap. */
 struct wv_model;
 int wv_feed_model(struct wv_model *m, wv_reader *r, const wv_feed_tap *tap);
 
