@@ -260,9 +260,10 @@ wv_rt_build *wv_rt_build_new(wv_reader *r)
 {
     static const wv_rt_sink sink = {on_state, on_cpu, on_latency, on_lock_wait, on_io,
                                     on_pause, on_uv, on_schedstat, on_heap, on_lost};
-    wv_rt_build *b = calloc(1, sizeof *b);
+    wv_rt_build *b = aligned_alloc(_Alignof(wv_rt_build), sizeof *b);
     if (!b)
         return NULL;
+    memset(b, 0, sizeof *b);
     b->tap = (wv_feed_tap){tap_read, tap_take, b};
     b->model = wv_rt_new(r, &sink, b);
     b->blocking = wv_blocking_new_fed();
