@@ -17,9 +17,10 @@
  * malloc blocks (posix_memalign), so free() and realloc() work on them as
  * on any other, and malloc_usable_size() tells how far one may grow.
  *
- * Memory stays proportional: an array holds at most a quarter (or one
- * 2 MiB page) more than it uses while it grows, and wv_fit() gives that
- * back when it is complete. Where huge pages or the large reservation are
+ * Memory stays proportional: while it grows, an array holds at most an
+ * eighth more than it uses, rounded up to a 2 MiB page (so at most twice
+ * what it uses just past BIG), and wv_fit() gives that back when it is
+ * complete. Where huge pages or the large reservation are
  * refused, arrays grow as before.
  */
 #define _GNU_SOURCE
@@ -33,7 +34,7 @@
 #include "serve_index.h"
 
 #define HUGE_PAGE ((size_t)2 << 20)
-#define BIG (2 * HUGE_PAGE)          /* an array this big moves to a block of its own */
+#define BIG ((size_t)1 << 20)        /* an array this big moves to a block of its own */
 #define RESERVE ((size_t)256 << 20)  /* address space such a block takes */
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -47,8 +48,8 @@ static void populate(void *p, size_t from, size_t to)
         madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 }
 
-/* A block for `bytes` in use and room to grow to `reserve`, huge-page
- * backed; NULL if refused. */
+/* A block with room to grow to `reserve`, huge-page backed; NULL if
+ * refused. */
 static void *reserve_block(size_t reserve)
 {
     void *q;
@@ -58,12 +59,19 @@ static void *reserve_block(size_t reserve)
     return q;
 }
 
+/* Doubling from *cap: the capacity for `need`. */
+static size_t doubled(size_t cap, size_t need)
+{
+    size_t n = cap ? cap : 64;
+    while (n < need)
+        n *= 2;
+    return n;
+}
+
 /* Doubling, in the heap (small arrays, and the fallback). */
 static int grow_doubling(void *p, size_t *cap, size_t need, size_t size)
 {
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
+    size_t n = doubled(*cap, need);
     void *q = realloc(*(void **)p, n * size);
     if (!q)
         return -ENOMEM;
@@ -76,12 +84,12 @@ int wv_grow(void *p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return 0;
-    if (need > SIZE_MAX / size / 2)
+    if (need > SIZE_MAX / size / 4)
         return -ENOMEM;
-    size_t used = *cap * size, step = used / 4 > HUGE_PAGE ? used / 4 : HUGE_PAGE;
-    size_t bytes = round_up(need * size > used + step ? need * size : used + step, HUGE_PAGE);
-    if (bytes < BIG)
+    if (doubled(*cap, need) * size < BIG)
         return grow_doubling(p, cap, need, size);
+    size_t used = *cap * size, ahead = used + used / 8;
+    size_t bytes = round_up(need * size > ahead ? need * size : ahead, HUGE_PAGE);
     void *q = *(void **)p;
     size_t room = q ? malloc_usable_size(q) : 0;
     if (bytes > room) {

@@ -138,6 +138,7 @@ int wv_logs_finish(wv_logs_build *l, wv_index *x)
         if (p == UINT32_MAX || !l->threads[i].n)
             continue;
         wv_ithread *t = &x->threads[p];
+        wv_fit(&l->threads[i].v, &l->threads[i].cap, l->threads[i].n, sizeof *l->threads[i].v);
         t->logs = l->threads[i].v, t->nlogs = l->threads[i].n, t->logs_cap = l->threads[i].cap;
         l->threads[i].v = NULL;
     }
