@@ -45,6 +45,9 @@ typedef struct wv_task_mark {
     uint32_t thread;
     int64_t ns;
     int unfinished; /* an end made up at the end of the trace */
+    uint64_t *user; /* a word the model keeps with the live task for the sink
+                       (0 at its begin): what the sink stores there at
+                       task_begin, it finds at the task's end and flows */
 } wv_task_mark;
 
 typedef struct wv_flow {
@@ -52,6 +55,7 @@ typedef struct wv_flow {
     uint64_t task, type;
     uint32_t from_thread, to_thread;
     int64_t from_ns, to_ns;
+    uint64_t *user;              /* the task's word (wv_task_mark.user) */
 } wv_flow;
 
 typedef struct wv_diag {

@@ -25,7 +25,6 @@ typedef struct builder {
     wv_logs_build *logs;    /* the reading thread's */
     uint64_t max_str;
     int oom;
-    wv_taskmap live;        /* tasks begun and not ended yet */
 } builder;
 
 static void see_str(builder *b, uint64_t id)
@@ -84,11 +83,11 @@ static void on_task_begin(void *ctx, const wv_task_mark *t)
 {
     builder *b = ctx;
     wv_index *x = b->x;
-    if (wv_grow(&x->tasks, &x->tasks_cap, x->ntasks + 1, sizeof *x->tasks) ||
-        wv_taskmap_put(&b->live, t->task, (uint32_t)x->ntasks)) {
+    if (wv_grow(&x->tasks, &x->tasks_cap, x->ntasks + 1, sizeof *x->tasks)) {
         b->oom = 1;
         return;
     }
+    *t->user = x->ntasks + 1; /* the model gives it back at the task's end and hops */
     x->tasks[x->ntasks++] = (wv_itask){.id = t->task, .parent = t->parent, .s = t->ns, .e = t->ns,
                                        .type = (uint32_t)t->type, .begin_thread = t->thread,
                                        .end_thread = t->thread};
@@ -98,11 +97,10 @@ static void on_task_begin(void *ctx, const wv_task_mark *t)
 static void on_task_end(void *ctx, const wv_task_mark *t)
 {
     builder *b = ctx;
-    uint32_t i = wv_taskmap_get(&b->live, t->task);
+    uint64_t i = *t->user;
     if (!i)
         return;
     wv_itask *k = &b->x->tasks[i - 1];
-    wv_taskmap_del(&b->live, t->task);
     k->e = t->ns;
     k->end_thread = t->thread;
     k->ended = 1;
@@ -119,7 +117,7 @@ static void on_flow(void *ctx, const wv_flow *f)
     }
     x->flows[x->nflows] = (wv_iflow){f->task, f->from_ns, f->to_ns, f->from_thread, f->to_thread, 0};
     /* a hop belongs to a live task: chain it to the task's hops now */
-    uint32_t i = wv_taskmap_get(&b->live, f->task);
+    uint64_t i = *f->user;
     if (i) {
         wv_itask *k = &x->tasks[i - 1];
         if (k->last_flow)
@@ -297,7 +295,6 @@ wv_index *wv_index_load(wv_reader *r)
     free(b.trow_n);
     wv_logs_free(b.logs);
     free(b.logs);
-    wv_taskmap_free(&b.live);
     wv_model_free(m);
     if (b.oom) {
         wv_index_free(x);
