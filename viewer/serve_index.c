@@ -22,7 +22,7 @@ typedef struct builder {
     wv_row **trow;          /* per thread index: its rows by depth (grown) */
     uint32_t *trow_n;
     uint32_t ntrow;
-    wv_logs_build *logs;    /* the reading thread's */
+    wv_logs_build logs;
     uint64_t max_str;
     int oom;
 } builder;
@@ -127,6 +127,13 @@ static void on_flow(void *ctx, const wv_flow *f)
         k->last_flow = (uint32_t)x->nflows + 1;
     }
     x->nflows++;
+}
+
+static void on_event(void *ctx, const wv_event *ev)
+{
+    builder *b = ctx;
+    if (wv_logs_file(&b->logs, ev))
+        b->oom = 1;
 }
 
 /* ---- finishing ----------------------------------------------------------- */
@@ -262,25 +269,23 @@ static void copy_facts(builder *b, wv_model *m)
 
 wv_index *wv_index_load(wv_reader *r)
 {
-    static const wv_model_sink sink = {on_region, on_task_begin, on_task_end, on_flow, NULL};
+    static const wv_model_sink sink = {on_region, on_task_begin, on_task_end, on_flow, on_event};
     wv_index *x = calloc(1, sizeof *x);
-    builder b = {.x = x, .r = r, .logs = aligned_alloc(64, sizeof *b.logs)};
+    builder b = {.x = x, .r = r};
     wv_model *m = x ? wv_model_new(&sink, &b) : NULL;
-    wv_rt_build *rb = m && b.logs ? wv_rt_build_new(r) : NULL;
+    wv_rt_build *rb = m ? wv_rt_build_new(r) : NULL;
     if (!rb) {
-        free(b.logs);
         wv_model_free(m);
         free(x);
         return NULL;
     }
     pthread_mutex_init(&x->lazy_lock, NULL);
-    memset(b.logs, 0, sizeof *b.logs);
-    int rc = wv_feed_model(m, r, wv_logs_tap(b.logs, wv_rt_build_tap(rb)));
-    see_str(&b, b.logs->max_str);
+    int rc = wv_feed_model(m, r, wv_rt_build_tap(rb));
+    see_str(&b, b.logs.max_str);
     copy_facts(&b, m);
     see_str(&b, wv_rt_build_finish(rb, wv_model_end_ns(m)));
     if (rc || b.oom || copy_strings(&b) || copy_threads(&b, m) || wv_rt_rows_start(rb, x->thread_limit) ||
-        number_rows(&b) || link_lists(x) || wv_logs_finish(b.logs, x)) {
+        number_rows(&b) || link_lists(x) || wv_logs_finish(&b.logs, x)) {
         b.oom = 1;
         wv_rt_build_free(rb);
     } else if (wv_rt_index_take(x, rb, r)) { /* frees rb */
@@ -293,8 +298,7 @@ wv_index *wv_index_load(wv_reader *r)
     }
     free(b.trow);
     free(b.trow_n);
-    wv_logs_free(b.logs);
-    free(b.logs);
+    wv_logs_free(&b.logs);
     wv_model_free(m);
     if (b.oom) {
         wv_index_free(x);

@@ -271,23 +271,20 @@ typedef struct wv_feed_tap {
 } wv_feed_tap;
 
 /* As wv_model_run(), with the reader on a second thread (serve_feed.c) and
- * an optional tap (NULL: none). The model gets of each event only what
- * wv_model_add() reads (its bytes and later arguments stay behind; so for
- * its event sink): what needs more reads it in the tap. */
+ * an optional tap (NULL: none). The model and its event sink get of each
+ * event only its bytes and what wv_model_add() reads (later arguments and
+ * the ticks stay behind): what needs more reads it in the tap. */
 struct wv_model;
 int wv_feed_model(struct wv_model *m, wv_reader *r, const wv_feed_tap *tap);
 
-/* Logs and counter points, filed on the reading thread (serve_logs.c). */
+/* Logs and counter points, filed from the model's event sink (serve_logs.c). */
 typedef struct wv_log_list {
     uint32_t *v;
     size_t n, cap;
 } wv_log_list;
 
-/* Filled on the reading thread while the model's thread fills the index, so
- * it keeps its arrays to itself (and a cache line apart from the rest)
- * until wv_logs_finish() moves them into the index. */
 typedef struct wv_logs_build {
-    _Alignas(64) wv_ilog *logs;
+    wv_ilog *logs;
     size_t nlogs, logs_cap;
     char *log_text;
     size_t log_text_len, log_text_cap;
@@ -298,15 +295,10 @@ typedef struct wv_logs_build {
     uint32_t *counter_of;     /* string id -> counter index + 1 */
     uint32_t counter_of_n;
     uint64_t max_str;         /* highest string id used */
-    const wv_feed_tap *next;  /* the tap the events go to after */
-    wv_feed_tap tap;
-    _Alignas(64) char end[1];
 } wv_logs_build;
 
 /* Files a LOG or COUNTER event (others are ignored). @return 0 or -ENOMEM. */
 int wv_logs_file(wv_logs_build *l, const wv_event *ev);
-/* A tap that files the logs and counters, then hands every event to next. */
-const wv_feed_tap *wv_logs_tap(wv_logs_build *l, const wv_feed_tap *next);
 /* Once x's threads exist: moves the logs and counters into x, hands each
  * thread its list of logs, gives back slack and builds the counters'
  * pyramids. @return 0 or -ENOMEM. */

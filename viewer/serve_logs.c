@@ -1,13 +1,9 @@
 /*
  * serve_logs.c - the index's logs and counter points (serve_index.h),
- * filed on the reading thread of serve_feed.c as each event is read.
- *
- * They need nothing the region model infers, and the log's text is at hand
- * there (the model's thread gets events without their bytes). Filing means
- * writes to big fresh arrays, cache misses that cost the model's thread
- * about a fifth of its time when it did them; the reading thread has the
- * time to spare. Each thread's list of its logs is built here too, so
- * finishing the index only hands the lists over.
+ * filed from the model's event sink as the events come, with each
+ * thread's list of its logs, so finishing the index only hands the lists
+ * over. They are kept apart from the index until then and moved in by
+ * wv_logs_finish().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -99,27 +95,6 @@ int wv_logs_file(wv_logs_build *l, const wv_event *ev)
     if (ev->code == WEFT_EV_COUNTER)
         return add_counter(l, ev);
     return 0;
-}
-
-static int tap_read(void *ctx, const wv_event *ev, wv_feed_out *out)
-{
-    wv_logs_build *l = ctx;
-    if ((ev->code == WEFT_EV_LOG || ev->code == WEFT_EV_COUNTER) && wv_logs_file(l, ev))
-        return -ENOMEM;
-    return l->next->read(l->next->ctx, ev, out);
-}
-
-static int tap_take(void *ctx, const uint8_t *data, size_t len)
-{
-    wv_logs_build *l = ctx;
-    return l->next->take(l->next->ctx, data, len);
-}
-
-const wv_feed_tap *wv_logs_tap(wv_logs_build *l, const wv_feed_tap *next)
-{
-    l->next = next;
-    l->tap = (wv_feed_tap){tap_read, tap_take, l};
-    return &l->tap;
 }
 
 int wv_logs_finish(wv_logs_build *l, wv_index *x)
