@@ -20,6 +20,7 @@ typedef struct open_region {
     uint64_t task, type;
     int64_t start_ns;
     unsigned flags;
+    uint64_t user; /* its live task's word for the sink, 0: none */
 } open_region;
 
 typedef struct mthread {
@@ -244,7 +245,7 @@ static void region_pop(wv_model *m, uint32_t thread, mthread *t, int64_t ns, uns
     open_region *o = &t->stack[--t->depth];
     if (m->sink.region) {
         wv_span s = {thread, t->depth, o->task, o->type, o->start_ns, ns < o->start_ns ? o->start_ns : ns,
-                     o->flags | flags};
+                     o->flags | flags, o->user};
         m->sink.region(m->ctx, &s);
     }
 }
@@ -263,8 +264,8 @@ static int on_region_begin(wv_model *m, const wv_event *ev, mthread *t)
             return -ENOMEM;
         t->stack = s, t->cap = cap;
     }
-    t->stack[t->depth++] = (open_region){ev->arg[0], ev->arg[1], ev->ns, 0};
     live_task *e = ev->arg[0] ? task_find(m, ev->arg[0]) : NULL;
+    t->stack[t->depth++] = (open_region){ev->arg[0], ev->arg[1], ev->ns, 0, e ? e->user : 0};
     if (e)
         task_point(m, e, ev->thread, ev->ns);
     return 0;

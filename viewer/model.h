@@ -38,6 +38,8 @@ typedef struct wv_span {
     uint64_t type;     /* string id of the region type */
     int64_t start_ns, end_ns;
     unsigned flags;
+    uint64_t user;     /* the task's word (wv_task_mark.user) when the region
+                          began; 0 when the task was not live then */
 } wv_span;
 
 typedef struct wv_task_mark {

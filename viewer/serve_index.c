@@ -23,6 +23,7 @@ typedef struct builder {
     uint32_t *trow_n;
     uint32_t ntrow;
     wv_logs_build logs;
+    wv_taskmap extra;       /* task id -> index + 1 in x->task_extra */
     uint64_t max_str;
     int oom;
 } builder;
@@ -66,16 +67,45 @@ static wv_row *row_of(builder *b, uint32_t thread, uint32_t depth)
     return &b->trow[thread][depth];
 }
 
+/* The task word of the index: the task's index + 1 in its low half, its
+ * latest hop's index + 1 in its high half (while loading). */
+#define TASK_OF(word) ((uint32_t)(word))
+#define LAST_HOP_OF(word) ((uint32_t)((word) >> 32))
+
+/* A slice's reference to task `id`: the task live when its region began
+ * (the model hands its word over), else an entry of task_extra (a region of
+ * a task that began before the recording, or after the region, is rare).
+ * @return the reference, or UINT32_MAX when out of memory. */
+static uint32_t task_ref(builder *b, uint64_t id, uint64_t word)
+{
+    wv_index *x = b->x;
+    if (!id)
+        return 0;
+    if (TASK_OF(word) && TASK_OF(word) < WV_TASK_EXTRA)
+        return TASK_OF(word);
+    uint32_t k = wv_taskmap_get(&b->extra, id);
+    if (!k) {
+        if (x->ntask_extra >= WV_TASK_EXTRA - 1 ||
+            wv_grow(&x->task_extra, &x->task_extra_cap, x->ntask_extra + 1, sizeof *x->task_extra) ||
+            wv_taskmap_put(&b->extra, id, (uint32_t)x->ntask_extra))
+            return UINT32_MAX;
+        x->task_extra[x->ntask_extra] = id;
+        k = (uint32_t)++x->ntask_extra;
+    }
+    return WV_TASK_EXTRA | (k - 1);
+}
+
 static void on_region(void *ctx, const wv_span *sp)
 {
     builder *b = ctx;
     wv_row *r = row_of(b, sp->thread, sp->depth);
-    if (!r || wv_grow(&r->sl, &r->cap, r->n + 1, sizeof *r->sl)) {
+    uint32_t task = task_ref(b, sp->task, sp->user);
+    if (!r || task == UINT32_MAX || wv_grow(&r->sl, &r->cap, r->n + 1, sizeof *r->sl)) {
         b->oom = 1;
         return;
     }
-    r->sl[r->n++] = (wv_slice){sp->start_ns, sp->end_ns - sp->start_ns, sp->task, (uint32_t)sp->type,
-                               sp->flags};
+    r->sl[r->n++] = (wv_slice){sp->start_ns, sp->end_ns - sp->start_ns, task,
+                               sp->type < WV_NAME_NONE ? (uint32_t)sp->type : WV_NAME_NONE, sp->flags};
     see_str(b, sp->type);
 }
 
@@ -87,22 +117,22 @@ static void on_task_begin(void *ctx, const wv_task_mark *t)
         b->oom = 1;
         return;
     }
-    *t->user = x->ntasks + 1; /* the model gives it back at the task's end and hops */
+    *t->user = x->ntasks + 1; /* the model gives it back at the task's end, hops and regions */
     x->tasks[x->ntasks++] = (wv_itask){.id = t->task, .parent = t->parent, .s = t->ns, .e = t->ns,
-                                       .type = (uint32_t)t->type, .begin_thread = t->thread,
-                                       .end_thread = t->thread};
+                                       .type = (uint32_t)t->type, .begin_thread = (uint16_t)t->thread,
+                                       .end_thread = (uint16_t)t->thread};
     see_str(b, t->type);
 }
 
 static void on_task_end(void *ctx, const wv_task_mark *t)
 {
     builder *b = ctx;
-    uint64_t i = *t->user;
+    uint32_t i = TASK_OF(*t->user);
     if (!i)
         return;
     wv_itask *k = &b->x->tasks[i - 1];
     k->e = t->ns;
-    k->end_thread = t->thread;
+    k->end_thread = (uint16_t)t->thread;
     k->ended = 1;
     k->unfinished = (uint8_t)t->unfinished;
 }
@@ -117,14 +147,13 @@ static void on_flow(void *ctx, const wv_flow *f)
     }
     x->flows[x->nflows] = (wv_iflow){f->task, f->from_ns, f->to_ns, f->from_thread, f->to_thread, 0};
     /* a hop belongs to a live task: chain it to the task's hops now */
-    uint64_t i = *f->user;
+    uint32_t i = TASK_OF(*f->user), last = LAST_HOP_OF(*f->user);
     if (i) {
-        wv_itask *k = &x->tasks[i - 1];
-        if (k->last_flow)
-            x->flows[k->last_flow - 1].next_of_task = (uint32_t)x->nflows + 1;
+        if (last)
+            x->flows[last - 1].next_of_task = (uint32_t)x->nflows + 1;
         else
-            k->first_flow = (uint32_t)x->nflows + 1;
-        k->last_flow = (uint32_t)x->nflows + 1;
+            x->tasks[i - 1].first_flow = (uint32_t)x->nflows + 1;
+        *f->user = (uint64_t)(x->nflows + 1) << 32 | i;
     }
     x->nflows++;
 }
@@ -299,6 +328,7 @@ wv_index *wv_index_load(wv_reader *r)
     free(b.trow);
     free(b.trow_n);
     wv_logs_free(&b.logs);
+    wv_taskmap_free(&b.extra);
     wv_model_free(m);
     if (b.oom) {
         wv_index_free(x);
@@ -342,6 +372,7 @@ void wv_index_free(wv_index *x)
     free(x->threads);
     free(x->thread_pos);
     free(x->tasks);
+    free(x->task_extra);
     wv_taskmap_free(&x->by_id);
     free(x->task_maxend);
     free(x->logs);
@@ -371,6 +402,7 @@ uint64_t wv_index_bytes(const wv_index *x)
             n += x->counters[i].nmm[k] * 8;
     }
     n += x->tasks_cap * sizeof(wv_itask) + x->by_id.cap * sizeof(wv_task_slot) + (x->ntasks / 64 + 1) * 8;
+    n += x->task_extra_cap * sizeof *x->task_extra;
     n += x->logs_cap * sizeof(wv_ilog) + x->log_text_cap + x->flows_cap * sizeof(wv_iflow);
     n += x->thread_limit * 4ull + x->ndiags * sizeof(wv_idiag);
     return n + wv_rt_index_bytes(x->rt);

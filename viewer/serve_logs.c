@@ -37,13 +37,15 @@ static int add_thread_log(wv_logs_build *l, uint32_t thread, uint32_t i)
 
 static int add_log(wv_logs_build *l, const wv_event *ev)
 {
-    if (wv_grow(&l->logs, &l->logs_cap, l->nlogs + 1, sizeof *l->logs) ||
+    if (l->log_text_len + ev->data_len >= WV_LOG_TEXT_MAX ||
+        wv_grow(&l->logs, &l->logs_cap, l->nlogs + 1, sizeof *l->logs) ||
         wv_grow(&l->log_text, &l->log_text_cap, l->log_text_len + ev->data_len + 1, 1) ||
         add_thread_log(l, ev->thread, (uint32_t)l->nlogs))
         return -ENOMEM;
     memcpy(l->log_text + l->log_text_len, ev->data, ev->data_len);
-    l->logs[l->nlogs++] = (wv_ilog){ev->ns, ev->arg[0], l->log_text_len, ev->thread,
-                                    (uint32_t)ev->arg[1], (uint32_t)ev->data_len};
+    l->logs[l->nlogs++] = (wv_ilog){.t = ev->ns, .task = ev->arg[0], .msg = l->log_text_len,
+                                    .msg_len = ev->data_len, .category = (uint32_t)ev->arg[1],
+                                    .thread = (uint16_t)ev->thread};
     l->log_text_len += ev->data_len;
     see_str(l, ev->arg[1]);
     return 0;
