@@ -99,10 +99,14 @@ static int append(wv_feed_out *o, const uint8_t *p, size_t n)
 
 static int fill(feed *f, batch *b)
 {
+    /* read once: the feed's lock and counters share its cache lines, which
+     * the other thread writes at each hand-over */
+    wv_reader *r = f->r;
+    const wv_feed_tap *tap = f->tap;
     wv_event e;
     b->n = b->data.len = b->out.len = 0;
-    while (b->n < FEED_EVENTS && wv_reader_next(f->r, &e)) {
-        if (f->tap && f->tap->read(f->tap->ctx, &e, &b->out))
+    while (b->n < FEED_EVENTS && wv_reader_next(r, &e)) {
+        if (tap && tap->read(tap->ctx, &e, &b->out))
             return -ENOMEM;
         if (e.data_len && append(&b->data, e.data, e.data_len))
             return -ENOMEM;
