@@ -20,6 +20,7 @@ typedef struct open_region {
     uint64_t task, type;
     int64_t start_ns;
     unsigned flags;
+    uint64_t user; /* its live task's word for the sink, 0: none */
 } open_region;
 
 typedef struct mthread {
@@ -36,6 +37,7 @@ typedef struct live_task {
     int64_t begin_ns, pt_ns;
     uint32_t begin_thread, pt_thread;
     int has_pt; /* pt: last place the task did something inside a slice */
+    uint64_t user; /* the sink's (wv_task_mark.user) */
 } live_task;
 
 typedef struct ended_task {
@@ -180,7 +182,7 @@ static void task_remove(wv_model *m, live_task *e)
 static void task_point(wv_model *m, live_task *e, uint32_t thread, int64_t ns)
 {
     if (e->has_pt && e->pt_thread != thread && m->sink.flow) {
-        wv_flow f = {++m->next_flow, e->id, e->type, e->pt_thread, thread, e->pt_ns, ns};
+        wv_flow f = {++m->next_flow, e->id, e->type, e->pt_thread, thread, e->pt_ns, ns, &e->user};
         m->sink.flow(m->ctx, &f);
     }
     e->pt_thread = thread;
@@ -196,10 +198,10 @@ static void on_task_begin(wv_model *m, const wv_event *ev, mthread *t)
     if (m->ntasks >= WV_MAX_LIVE_TASKS || task_grow(m))
         return; /* untracked; its end will read as TASK_END_UNKNOWN */
     live_task *e = task_slot(m->tasks, m->task_cap, id);
-    *e = (live_task){id, ev->arg[1], ev->arg[2], ev->ns, 0, ev->thread, 0, 0};
+    *e = (live_task){id, ev->arg[1], ev->arg[2], ev->ns, 0, ev->thread, 0, 0, 0};
     m->ntasks++;
     if (m->sink.task_begin) {
-        wv_task_mark mk = {id, e->parent, e->type, ev->thread, ev->ns, 0};
+        wv_task_mark mk = {id, e->parent, e->type, ev->thread, ev->ns, 0, &e->user};
         m->sink.task_begin(m->ctx, &mk);
     }
     if (t->depth)
@@ -210,7 +212,7 @@ static void task_finish(wv_model *m, live_task *e, uint32_t thread, int64_t ns, 
 {
     if (m->sink.task_end) {
         wv_task_mark mk = {e->id, e->parent, e->type, thread, ns < e->begin_ns ? e->begin_ns : ns,
-                           unfinished};
+                           unfinished, &e->user};
         m->sink.task_end(m->ctx, &mk);
     }
     m->ended[e->id & (WV_ENDED_MEMORY - 1)] = (ended_task){e->id, e->type};
@@ -243,7 +245,7 @@ static void region_pop(wv_model *m, uint32_t thread, mthread *t, int64_t ns, uns
     open_region *o = &t->stack[--t->depth];
     if (m->sink.region) {
         wv_span s = {thread, t->depth, o->task, o->type, o->start_ns, ns < o->start_ns ? o->start_ns : ns,
-                     o->flags | flags};
+                     o->flags | flags, o->user};
         m->sink.region(m->ctx, &s);
     }
 }
@@ -262,8 +264,8 @@ static int on_region_begin(wv_model *m, const wv_event *ev, mthread *t)
             return -ENOMEM;
         t->stack = s, t->cap = cap;
     }
-    t->stack[t->depth++] = (open_region){ev->arg[0], ev->arg[1], ev->ns, 0};
     live_task *e = ev->arg[0] ? task_find(m, ev->arg[0]) : NULL;
+    t->stack[t->depth++] = (open_region){ev->arg[0], ev->arg[1], ev->ns, 0, e ? e->user : 0};
     if (e)
         task_point(m, e, ev->thread, ev->ns);
     return 0;

@@ -38,6 +38,8 @@ typedef struct wv_span {
     uint64_t type;     /* string id of the region type */
     int64_t start_ns, end_ns;
     unsigned flags;
+    uint64_t user;     /* the task's word (wv_task_mark.user) when the region
+                          began; 0 when the task was not live then */
 } wv_span;
 
 typedef struct wv_task_mark {
@@ -45,6 +47,9 @@ typedef struct wv_task_mark {
     uint32_t thread;
     int64_t ns;
     int unfinished; /* an end made up at the end of the trace */
+    uint64_t *user; /* a word the model keeps with the live task for the sink
+                       (0 at its begin): what the sink stores there at
+                       task_begin, it finds at the task's end and flows */
 } wv_task_mark;
 
 typedef struct wv_flow {
@@ -52,6 +57,7 @@ typedef struct wv_flow {
     uint64_t task, type;
     uint32_t from_thread, to_thread;
     int64_t from_ns, to_ns;
+    uint64_t *user;              /* the task's word (wv_task_mark.user) */
 } wv_flow;
 
 typedef struct wv_diag {
@@ -74,7 +80,11 @@ typedef struct wv_model wv_model;
 
 /* @return a model, NULL when out of memory. */
 wv_model *wv_model_new(const wv_model_sink *sink, void *ctx);
-/* Adds one event. @return 0, or -ENOMEM (the event is then only partly applied). */
+/* Adds one event. It reads only the event's code, thread, ns and its first
+ * WV_MODEL_ARGS arguments (weft serve hands it no more), and passes the
+ * whole event to the event sink.
+ * @return 0, or -ENOMEM (the event is then only partly applied). */
+#define WV_MODEL_ARGS 3
 int wv_model_add(wv_model *m, const wv_event *ev);
 /* Ends open regions (at their thread's last event) and live tasks (at the end
  * of the trace), with their diagnostics. */

@@ -11,7 +11,8 @@
  *             (BATCH);
  *   merge   - batches of different threads interleave in the file and are not
  *             sorted by time, so the reader keeps each thread's pending batch
- *             bodies and hands out events through a min-heap keyed by time.
+ *             bodies and hands out events through a tournament tree keyed by
+ *             time.
  *
  * When the merge may release an event: every flush cycle of the recorder
  * writes a CLOCK sample taken after all the events of its batches, but an
@@ -49,7 +50,6 @@
 #define HEADER_MAX 4096u               /* a larger header payload is not plausible */
 #define END_MAX (64u + 3u * WEFT_UVARINT_MAX * WV_MAX_THREADS)
 #define LZ4_MAGIC 0x184D2204u
-#define NO_HEAP UINT32_MAX
 
 /* A queued batch body (the events only), or a gap marker. */
 typedef struct wv_batch {
@@ -69,9 +69,14 @@ typedef struct wv_tstate {
     wv_batch *head, *tail;
     uint64_t ticks;      /* time of the last event decoded */
     uint64_t last_task;  /* task id the next T argument is coded against */
-    wv_event peek;       /* the next event, valid while in the heap */
-    uint32_t heap_pos;
+    wv_event peek;       /* the next event, valid while in the merge tree */
+    uint8_t in_tree;     /* peek is in the merge tree */
 } wv_tstate;
+
+/* A key of the merge: the time of a thread's next event, then the thread
+ * index to break ties, with MERGE_IDLE set for a thread with none. */
+typedef unsigned __int128 merge_key;
+#define MERGE_IDLE (1ull << 32)
 
 enum walk_state { WALK_FRAME, WALK_BLOCK };
 
@@ -125,8 +130,8 @@ struct wv_reader {
     int limit_valid;
 
     /* merge */
-    uint32_t *heap;
-    uint32_t nheap;
+    merge_key *tree;                  /* 2 * tsize nodes; node 1 is the root */
+    uint32_t tsize, pending;          /* leaves; threads with a pending event */
     size_t buffered;
     int draining;
     wv_batch *retired;
@@ -318,7 +323,6 @@ static wv_tstate *thread_get(wv_reader *r, uint64_t index)
             return corrupt(r, r->unit_off, "out of memory"), NULL;
         t->pub.name = "";
         t->skipping = 1; /* a thread's time starts at a chunk start */
-        t->heap_pos = NO_HEAP;
         r->th[index] = t;
     }
     if (index >= r->nth)
@@ -352,6 +356,17 @@ int64_t wv_reader_ticks_to_ns(wv_reader *r, uint64_t ticks)
 /* Events                                                                   */
 /* ======================================================================== */
 
+/* A LEB128 value: one byte inline (most values are: small deltas, string
+ * ids, flags), longer ones through wire.h's reader. */
+static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    if (*p < end && **p < 0x80) {
+        *v = *(*p)++;
+        return 0;
+    }
+    return weft_get_uvarint(p, end, v);
+}
+
 /* Decodes one event at *pp generically from the spec table: the code byte,
  * the time delta of timed events, then each argument by its kind. `*last` is
  * the chunk's previous task id, which kind T is coded against (TIME_BASE, at
@@ -366,14 +381,17 @@ static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, ui
         return -1;
     const weft_event_spec *s = &weft_event_specs[code];
     *dt = 0;
-    if (!(s->flags & WEFT_EVF_UNTIMED) && weft_get_uvarint(&p, end, dt))
+    if (!(s->flags & WEFT_EVF_UNTIMED) && get_varint(&p, end, dt))
         return -1;
     ev->data = NULL;
     ev->data_len = 0;
-    for (unsigned i = 0; i < WEFT_MAX_ARGS; i++) {
-        uint64_t v = 0;
-        unsigned kind = i < s->nargs ? s->kind[i] : WEFT_ARG_N;
-        if (kind != WEFT_ARG_N && weft_get_uvarint(&p, end, &v))
+    memset(ev->arg, 0, sizeof ev->arg);
+    for (unsigned i = 0; i < s->nargs && i < WEFT_MAX_ARGS; i++) {
+        uint64_t v;
+        unsigned kind = s->kind[i];
+        if (kind == WEFT_ARG_N)
+            continue;
+        if (get_varint(&p, end, &v))
             return -1;
         if (kind == WEFT_ARG_I)
             v = (uint64_t)weft_unzigzag(v);
@@ -425,53 +443,53 @@ static int validate_batch(wv_reader *r, uint64_t index, const uint8_t *p, const 
 /* Merge                                                                    */
 /* ======================================================================== */
 
-static int heap_less(const wv_reader *r, uint32_t a, uint32_t b)
+/* The merge is a tournament tree over thread indexes: leaf i holds the key
+ * of thread i's next event, each inner node the smaller of its children's,
+ * the root the next event to hand out. Threads interleave finely, so a
+ * binary heap's sift compares are coin flips the CPU mispredicts several
+ * times an event; replaying one leaf's path is a fixed number of compares
+ * without a branch on their outcome. */
+static merge_key merge_min(merge_key a, merge_key b) { return a < b ? a : b; }
+
+/* Sets thread ti's key and replays its path to the root. */
+static void merge_set(wv_reader *r, uint32_t ti, merge_key k)
 {
-    const wv_tstate *x = r->th[a], *y = r->th[b];
-    return x->peek.ticks < y->peek.ticks || (x->peek.ticks == y->peek.ticks && a < b);
+    size_t pos = r->tsize + ti;
+    merge_key *t = r->tree;
+    t[pos] = k;
+    for (; pos > 1; pos >>= 1) /* the winner so far stays in registers */
+        t[pos >> 1] = k = merge_min(k, t[pos ^ 1]);
 }
 
-static void heap_set(wv_reader *r, uint32_t pos, uint32_t ti)
+static merge_key merge_idle(uint32_t ti) { return (merge_key)UINT64_MAX << 64 | MERGE_IDLE | ti; }
+
+/* Makes room for leaf ti (a power of two of leaves, rebuilt whole: threads
+ * are few and appear rarely). @return 0 or -1 when out of memory. */
+static int merge_room(wv_reader *r, uint32_t ti)
 {
-    r->heap[pos] = ti;
-    r->th[ti]->heap_pos = pos;
+    if (ti < r->tsize)
+        return 0;
+    uint32_t n = r->tsize ? r->tsize : 16;
+    while (n <= ti)
+        n *= 2;
+    merge_key *t = malloc(2 * (size_t)n * sizeof *t);
+    if (!t)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        t[n + i] = i < r->tsize ? r->tree[r->tsize + i] : merge_idle(i);
+    for (size_t pos = n - 1; pos >= 1; pos--)
+        t[pos] = merge_min(t[2 * pos], t[2 * pos + 1]);
+    free(r->tree);
+    r->tree = t, r->tsize = n;
+    return 0;
 }
 
-static void heap_up(wv_reader *r, uint32_t pos)
-{
-    uint32_t ti = r->heap[pos];
-    while (pos && heap_less(r, ti, r->heap[(pos - 1) / 2])) {
-        heap_set(r, pos, r->heap[(pos - 1) / 2]);
-        pos = (pos - 1) / 2;
-    }
-    heap_set(r, pos, ti);
-}
+/* The thread whose event is next; only when r->pending. */
+static uint32_t merge_top(const wv_reader *r) { return (uint32_t)r->tree[1]; }
 
-static void heap_down(wv_reader *r, uint32_t pos)
-{
-    uint32_t ti = r->heap[pos];
-    for (;;) {
-        uint32_t c = 2 * pos + 1;
-        if (c >= r->nheap)
-            break;
-        if (c + 1 < r->nheap && heap_less(r, r->heap[c + 1], r->heap[c]))
-            c++;
-        if (!heap_less(r, r->heap[c], ti))
-            break;
-        heap_set(r, pos, r->heap[c]);
-        pos = c;
-    }
-    heap_set(r, pos, ti);
-}
+static uint64_t merge_top_ticks(const wv_reader *r) { return (uint64_t)(r->tree[1] >> 64); }
 
-static void heap_pop(wv_reader *r)
-{
-    r->th[r->heap[0]]->heap_pos = NO_HEAP;
-    if (--r->nheap) {
-        heap_set(r, 0, r->heap[r->nheap]);
-        heap_down(r, 0);
-    }
-}
+static merge_key merge_key_of(const wv_tstate *t, uint32_t ti) { return (merge_key)t->peek.ticks << 64 | ti; }
 
 /* Moves a consumed batch to the retired list: the event just delivered may
  * point into it, so it is freed at the next wv_reader_next(). */
@@ -515,11 +533,14 @@ static int thread_advance(wv_reader *r, wv_tstate *t)
 static void thread_push(wv_reader *r, uint32_t ti)
 {
     wv_tstate *t = r->th[ti];
-    if (t->heap_pos != NO_HEAP || !thread_advance(r, t))
+    if (t->in_tree || !thread_advance(r, t))
         return;
+    if (merge_room(r, ti))
+        return (void)corrupt(r, r->unit_off, "out of memory");
     t->peek.thread = ti;
-    heap_set(r, r->nheap++, ti);
-    heap_up(r, r->nheap - 1);
+    t->in_tree = 1;
+    r->pending++;
+    merge_set(r, ti, merge_key_of(t, ti));
 }
 
 static int enqueue(wv_reader *r, uint32_t ti, const uint8_t *p, size_t len, int gap)
@@ -547,7 +568,7 @@ static int enqueue(wv_reader *r, uint32_t ti, const uint8_t *p, size_t len, int 
 /* Hands out the earliest pending event. */
 static void deliver(wv_reader *r, wv_event *ev)
 {
-    uint32_t ti = r->heap[0];
+    uint32_t ti = merge_top(r);
     wv_tstate *t = r->th[ti];
     *ev = t->peek;
     int64_t ns = wv_reader_ticks_to_ns(r, ev->ticks);
@@ -564,22 +585,24 @@ static void deliver(wv_reader *r, wv_event *ev)
         thread_set_name(t, ev->data, ev->data_len);
     if (thread_advance(r, t)) {
         t->peek.thread = ti;
-        heap_down(r, 0);
+        merge_set(r, ti, merge_key_of(t, ti));
     } else {
-        heap_pop(r);
+        t->in_tree = 0;
+        r->pending--;
+        merge_set(r, ti, merge_idle(ti));
     }
 }
 
 static int releasable(wv_reader *r)
 {
-    if (!r->nheap)
+    if (!r->pending)
         return 0;
     if (r->buffered > MERGE_CAP)
         r->draining = 1;
     else if (r->buffered <= MERGE_CAP / 2)
         r->draining = 0;
     return r->input_done || r->draining ||
-           (r->limit_valid && r->th[r->heap[0]]->peek.ticks <= r->limit);
+           (r->limit_valid && merge_top_ticks(r) <= r->limit);
 }
 
 /* ======================================================================== */
@@ -988,10 +1011,9 @@ static wv_reader *reader_new(const char *name)
     r->in = malloc(IN_CAP);
     r->stage_cap = 2 * (size_t)WV_RECORD_MAX + STAGE_SLACK;
     r->stage = malloc(r->stage_cap);
-    r->heap = malloc(WV_MAX_THREADS * sizeof *r->heap);
     r->wm = malloc(WM_CAP * sizeof *r->wm);
     r->fd = -1;
-    if (!r->name || !r->in || !r->stage || !r->heap || !r->wm ||
+    if (!r->name || !r->in || !r->stage || !r->wm ||
         LZ4F_isError(LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION))) {
         wv_reader_close(r);
         return NULL;
@@ -1105,7 +1127,7 @@ void wv_reader_close(wv_reader *r)
     free(r->str);
     free(r->str_len);
     free(r->th);
-    free(r->heap);
+    free(r->tree);
     free(r->wm);
     wv_timeconv_free(&r->clock);
     free(r->stage);

@@ -35,7 +35,7 @@ static uint64_t mix(uint64_t x)
 
 /* ---- threads and CPUs -------------------------------------------------------- */
 
-rthread *wv__rt_thread(wv_rt *rt, uint32_t index)
+static rthread *new_thread(wv_rt *rt, uint32_t index)
 {
     if (wv_grow((void **)&rt->th, &rt->nth, index, sizeof *rt->th))
         return rt->oom = 1, NULL;
@@ -48,6 +48,11 @@ rthread *wv__rt_thread(wv_rt *rt, uint32_t index)
         t->cpu = WV_NO_CPU;
     }
     return t;
+}
+
+rthread *wv__rt_thread(wv_rt *rt, uint32_t index)
+{
+    return index < rt->nth && rt->th[index] ? rt->th[index] : new_thread(rt, index);
 }
 
 /* A thread index an argument may name: one the file defines, not the
@@ -360,7 +365,7 @@ int wv_rt_add(wv_rt *rt, const wv_event *ev)
          * to now had no wait. Not so on a uv loop's thread: the callbacks
          * after a poll write events before the POLL_WAIT that explains the
          * block before them, so there the end of an iteration decides. */
-        if (!t->uv_loop || (ev->code == WEFT_EV_UV_LOOP && ev->arg[1] == WEFT_UV_POLL_WAIT))
+        if (t->qlen && (!t->uv_loop || (ev->code == WEFT_EV_UV_LOOP && ev->arg[1] == WEFT_UV_POLL_WAIT)))
             decide_until(rt, t, ev->ns);
     }
     int oom = rt->oom;

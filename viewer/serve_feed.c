@@ -5,11 +5,13 @@
  * the index takes in the last one cuts the wait for `weft serve` to open a
  * big trace by about that much.
  *
- * The reader thread fills batches of FEED_EVENTS events, copying each
- * event's bytes (valid only until the reader's next call) into the batch;
- * a ring of FEED_RING batches passes them to the caller's thread, which runs
- * the model. The reader is used by one thread at a time, as reader.h asks:
- * the feeding thread until it is joined, the caller after.
+ * The reader thread fills batches of FEED_EVENTS events; a ring of
+ * FEED_RING batches passes them to the caller's thread, which runs the
+ * model. A batch carries what the model and its event sink read of each
+ * event (model.h: its code, thread, time and first arguments) and the
+ * bytes of those that have some (a log's text), which are valid only until
+ * the reader's next call. The reader is used by one thread at a time, as
+ * reader.h asks: the feeding thread until it is joined, the caller after.
  *
  * A tap (the runtime model of serve_rt.c) has two halves. `read` runs on
  * the reading thread, on each event as soon as it is read: the runtime
@@ -32,12 +34,24 @@
 #define FEED_EVENTS 8192
 #define FEED_RING 4
 
+/* What the model reads of an event (model.h), half the size of a wv_event:
+ * a batch moves from one core's cache to the other's, a cost per byte.
+ * Its bytes follow those of the batch's earlier events in `data`. */
+_Static_assert(WV_MAX_THREADS <= 1u << 16, "feed_ev.thread is 16 bits");
+
+typedef struct feed_ev {
+    int64_t ns;
+    uint64_t arg[WV_MODEL_ARGS];
+    uint32_t data_len;
+    uint16_t thread; /* < WV_MAX_THREADS */
+    uint8_t code;
+} feed_ev;
+
 typedef struct batch {
-    wv_event ev[FEED_EVENTS];
+    feed_ev ev[FEED_EVENTS];
     size_t n;
-    uint8_t *data; /* the events' bytes; ev[i].data holds an offset here */
-    size_t data_len, data_cap;
-    wv_feed_out out; /* the tap's output for these events */
+    wv_feed_out data; /* the events' bytes, one after the other */
+    wv_feed_out out;  /* the tap's output for these events */
 } batch;
 
 typedef struct feed {
@@ -66,27 +80,42 @@ void *wv_feed_reserve(wv_feed_out *o, size_t n)
     return o->data + at;
 }
 
+/* Appends n bytes to o. @return 0 or -ENOMEM. */
+static int append(wv_feed_out *o, const uint8_t *p, size_t n)
+{
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? 2 * o->cap : 1 << 16;
+        while (cap < o->len + n)
+            cap *= 2;
+        uint8_t *d = realloc(o->data, cap);
+        if (!d)
+            return -ENOMEM;
+        o->data = d, o->cap = cap;
+    }
+    memcpy(o->data + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+
 static int fill(feed *f, batch *b)
 {
-    b->n = b->data_len = b->out.len = 0;
-    while (b->n < FEED_EVENTS && wv_reader_next(f->r, &b->ev[b->n])) {
-        wv_event *e = &b->ev[b->n++];
-        if (f->tap && f->tap->read(f->tap->ctx, e, &b->out))
+    /* read once: the feed's lock and counters share its cache lines, which
+     * the other thread writes at each hand-over */
+    wv_reader *r = f->r;
+    const wv_feed_tap *tap = f->tap;
+    wv_event e;
+    b->n = b->data.len = b->out.len = 0;
+    while (b->n < FEED_EVENTS && wv_reader_next(r, &e)) {
+        if (tap && tap->read(tap->ctx, &e, &b->out))
             return -ENOMEM;
-        if (!e->data_len)
-            continue;
-        if (b->data_len + e->data_len > b->data_cap) {
-            size_t cap = b->data_cap ? 2 * b->data_cap : 1 << 16;
-            while (cap < b->data_len + e->data_len)
-                cap *= 2;
-            uint8_t *d = realloc(b->data, cap);
-            if (!d)
-                return -ENOMEM;
-            b->data = d, b->data_cap = cap;
-        }
-        memcpy(b->data + b->data_len, e->data, e->data_len);
-        e->data = (const uint8_t *)(uintptr_t)b->data_len;
-        b->data_len += e->data_len;
+        if (e.data_len && append(&b->data, e.data, e.data_len))
+            return -ENOMEM;
+        feed_ev *c = &b->ev[b->n++];
+        c->ns = e.ns;
+        memcpy(c->arg, e.arg, sizeof c->arg);
+        c->data_len = (uint32_t)e.data_len; /* < WV_RECORD_MAX */
+        c->thread = (uint16_t)e.thread;
+        c->code = e.code;
     }
     return 0;
 }
@@ -147,6 +176,7 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
         return feed_here(m, r, tap);
     }
     int rc = 0;
+    wv_event ev = {0}; /* the rest of each event, which the model does not read */
     for (;;) {
         pthread_mutex_lock(&f.mu);
         while (f.filled == f.taken && !f.done)
@@ -158,11 +188,17 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
         batch *b = &f.b[f.taken % FEED_RING];
         if (tap && b->out.len)
             rc = tap->take(tap->ctx, b->out.data, b->out.len);
+        const uint8_t *data = b->data.data;
         for (size_t i = 0; i < b->n && !rc; i++) {
-            wv_event *e = &b->ev[i];
-            if (e->data_len)
-                e->data = b->data + (uintptr_t)e->data;
-            rc = wv_model_add(m, e);
+            const feed_ev *c = &b->ev[i];
+            ev.ns = c->ns;
+            memcpy(ev.arg, c->arg, sizeof c->arg);
+            ev.thread = c->thread;
+            ev.code = c->code;
+            ev.data = c->data_len ? data : NULL;
+            ev.data_len = c->data_len;
+            data += c->data_len;
+            rc = wv_model_add(m, &ev);
         }
         pthread_mutex_lock(&f.mu);
         f.taken++;
@@ -175,7 +211,7 @@ int wv_feed_model(wv_model *m, wv_reader *r, const wv_feed_tap *tap)
     pthread_join(t, NULL);
     wv_model_finish(m);
     for (int i = 0; i < FEED_RING; i++)
-        free(f.b[i].data), free(f.b[i].out.data);
+        free(f.b[i].data.data), free(f.b[i].out.data);
     free(f.b);
     pthread_mutex_destroy(&f.mu);
     pthread_cond_destroy(&f.cv);

@@ -9,7 +9,6 @@
 
 #define _GNU_SOURCE
 #include <errno.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,43 +22,11 @@ typedef struct builder {
     wv_row **trow;          /* per thread index: its rows by depth (grown) */
     uint32_t *trow_n;
     uint32_t ntrow;
-    uint32_t *counter_of;   /* string id -> counter index + 1 */
-    uint32_t counter_of_n;
+    wv_logs_build logs;
+    wv_taskmap extra;       /* task id -> index + 1 in x->task_extra */
     uint64_t max_str;
     int oom;
-    wv_taskmap live;        /* tasks begun and not ended yet */
 } builder;
-
-/* Prefaults the new part of a big array with one madvise call. Indexing a
- * big trace otherwise spends much of its time in page faults (one trap per
- * 4 KiB first touched, several microseconds each in a VM); populating a
- * range in the kernel costs a fraction of that. Best effort: older kernels
- * refuse MADV_POPULATE_WRITE and the pages fault in as usual. */
-static void prefault(void *p, size_t from, size_t to)
-{
-    const uintptr_t page = 4096;
-    if (to - from < (1u << 20))
-        return;
-    uintptr_t a = ((uintptr_t)p + from + page - 1) & ~(page - 1), e = ((uintptr_t)p + to) & ~(page - 1);
-    if (e > a)
-        madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-}
-
-int wv_grow(void *p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*(void **)p, n * size);
-    if (!q)
-        return -ENOMEM;
-    prefault(q, *cap * size, n * size);
-    *(void **)p = q;
-    *cap = n;
-    return 0;
-}
 
 static void see_str(builder *b, uint64_t id)
 {
@@ -100,16 +67,45 @@ static wv_row *row_of(builder *b, uint32_t thread, uint32_t depth)
     return &b->trow[thread][depth];
 }
 
+/* The task word of the index: the task's index + 1 in its low half, its
+ * latest hop's index + 1 in its high half (while loading). */
+#define TASK_OF(word) ((uint32_t)(word))
+#define LAST_HOP_OF(word) ((uint32_t)((word) >> 32))
+
+/* A slice's reference to task `id`: the task live when its region began
+ * (the model hands its word over), else an entry of task_extra (a region of
+ * a task that began before the recording, or after the region, is rare).
+ * @return the reference, or UINT32_MAX when out of memory. */
+static uint32_t task_ref(builder *b, uint64_t id, uint64_t word)
+{
+    wv_index *x = b->x;
+    if (!id)
+        return 0;
+    if (TASK_OF(word) && TASK_OF(word) < WV_TASK_EXTRA)
+        return TASK_OF(word);
+    uint32_t k = wv_taskmap_get(&b->extra, id);
+    if (!k) {
+        if (x->ntask_extra >= WV_TASK_EXTRA - 1 ||
+            wv_grow(&x->task_extra, &x->task_extra_cap, x->ntask_extra + 1, sizeof *x->task_extra) ||
+            wv_taskmap_put(&b->extra, id, (uint32_t)x->ntask_extra))
+            return UINT32_MAX;
+        x->task_extra[x->ntask_extra] = id;
+        k = (uint32_t)++x->ntask_extra;
+    }
+    return WV_TASK_EXTRA | (k - 1);
+}
+
 static void on_region(void *ctx, const wv_span *sp)
 {
     builder *b = ctx;
     wv_row *r = row_of(b, sp->thread, sp->depth);
-    if (!r || wv_grow(&r->sl, &r->cap, r->n + 1, sizeof *r->sl)) {
+    uint32_t task = task_ref(b, sp->task, sp->user);
+    if (!r || task == UINT32_MAX || wv_grow(&r->sl, &r->cap, r->n + 1, sizeof *r->sl)) {
         b->oom = 1;
         return;
     }
-    r->sl[r->n++] = (wv_slice){sp->start_ns, sp->end_ns - sp->start_ns, sp->task, (uint32_t)sp->type,
-                               sp->flags};
+    r->sl[r->n++] = (wv_slice){sp->start_ns, sp->end_ns - sp->start_ns, task,
+                               sp->type < WV_NAME_NONE ? (uint32_t)sp->type : WV_NAME_NONE, sp->flags};
     see_str(b, sp->type);
 }
 
@@ -117,27 +113,26 @@ static void on_task_begin(void *ctx, const wv_task_mark *t)
 {
     builder *b = ctx;
     wv_index *x = b->x;
-    if (wv_grow(&x->tasks, &x->tasks_cap, x->ntasks + 1, sizeof *x->tasks) ||
-        wv_taskmap_put(&b->live, t->task, (uint32_t)x->ntasks)) {
+    if (wv_grow(&x->tasks, &x->tasks_cap, x->ntasks + 1, sizeof *x->tasks)) {
         b->oom = 1;
         return;
     }
+    *t->user = x->ntasks + 1; /* the model gives it back at the task's end, hops and regions */
     x->tasks[x->ntasks++] = (wv_itask){.id = t->task, .parent = t->parent, .s = t->ns, .e = t->ns,
-                                       .type = (uint32_t)t->type, .begin_thread = t->thread,
-                                       .end_thread = t->thread};
+                                       .type = (uint32_t)t->type, .begin_thread = (uint16_t)t->thread,
+                                       .end_thread = (uint16_t)t->thread};
     see_str(b, t->type);
 }
 
 static void on_task_end(void *ctx, const wv_task_mark *t)
 {
     builder *b = ctx;
-    uint32_t i = wv_taskmap_get(&b->live, t->task);
+    uint32_t i = TASK_OF(*t->user);
     if (!i)
         return;
     wv_itask *k = &b->x->tasks[i - 1];
-    wv_taskmap_del(&b->live, t->task);
     k->e = t->ns;
-    k->end_thread = t->thread;
+    k->end_thread = (uint16_t)t->thread;
     k->ended = 1;
     k->unfinished = (uint8_t)t->unfinished;
 }
@@ -152,77 +147,22 @@ static void on_flow(void *ctx, const wv_flow *f)
     }
     x->flows[x->nflows] = (wv_iflow){f->task, f->from_ns, f->to_ns, f->from_thread, f->to_thread, 0};
     /* a hop belongs to a live task: chain it to the task's hops now */
-    uint32_t i = wv_taskmap_get(&b->live, f->task);
+    uint32_t i = TASK_OF(*f->user), last = LAST_HOP_OF(*f->user);
     if (i) {
-        wv_itask *k = &x->tasks[i - 1];
-        if (k->last_flow)
-            x->flows[k->last_flow - 1].next_of_task = (uint32_t)x->nflows + 1;
+        if (last)
+            x->flows[last - 1].next_of_task = (uint32_t)x->nflows + 1;
         else
-            k->first_flow = (uint32_t)x->nflows + 1;
-        k->last_flow = (uint32_t)x->nflows + 1;
+            x->tasks[i - 1].first_flow = (uint32_t)x->nflows + 1;
+        *f->user = (uint64_t)(x->nflows + 1) << 32 | i;
     }
     x->nflows++;
-}
-
-static void add_log(builder *b, const wv_event *ev)
-{
-    wv_index *x = b->x;
-    if (wv_grow(&x->logs, &x->logs_cap, x->nlogs + 1, sizeof *x->logs) ||
-        wv_grow(&x->log_text, &x->log_text_cap, x->log_text_len + ev->data_len + 1, 1)) {
-        b->oom = 1;
-        return;
-    }
-    memcpy(x->log_text + x->log_text_len, ev->data, ev->data_len);
-    x->logs[x->nlogs++] = (wv_ilog){ev->ns, ev->arg[0], x->log_text_len, ev->thread,
-                                    (uint32_t)ev->arg[1], (uint32_t)ev->data_len};
-    x->log_text_len += ev->data_len;
-    see_str(b, ev->arg[1]);
-}
-
-static void add_counter(builder *b, const wv_event *ev)
-{
-    wv_index *x = b->x;
-    uint64_t name = ev->arg[0];
-    if (name >= WV_MAX_STRINGS)
-        return;
-    if (name >= b->counter_of_n) {
-        size_t cap = b->counter_of_n;
-        if (wv_grow(&b->counter_of, &cap, name + 1, sizeof *b->counter_of)) {
-            b->oom = 1;
-            return;
-        }
-        memset(b->counter_of + b->counter_of_n, 0, (cap - b->counter_of_n) * sizeof *b->counter_of);
-        b->counter_of_n = (uint32_t)cap;
-    }
-    if (!b->counter_of[name]) {
-        wv_icounter *c = realloc(x->counters, (x->ncounters + 1) * sizeof *c);
-        if (!c) {
-            b->oom = 1;
-            return;
-        }
-        x->counters = c;
-        memset(&c[x->ncounters], 0, sizeof *c);
-        c[x->ncounters].name = (uint32_t)name;
-        b->counter_of[name] = (uint32_t)++x->ncounters;
-        see_str(b, name);
-    }
-    wv_icounter *c = &x->counters[b->counter_of[name] - 1];
-    size_t cap = c->cap;
-    if (wv_grow(&c->t, &cap, c->n + 1, sizeof *c->t) || wv_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v)) {
-        b->oom = 1;
-        return;
-    }
-    c->t[c->n] = ev->ns;
-    c->v[c->n++] = (int64_t)ev->arg[1];
 }
 
 static void on_event(void *ctx, const wv_event *ev)
 {
     builder *b = ctx;
-    if (ev->code == WEFT_EV_LOG)
-        add_log(b, ev);
-    else if (ev->code == WEFT_EV_COUNTER)
-        add_counter(b, ev);
+    if (wv_logs_file(&b->logs, ev))
+        b->oom = 1;
 }
 
 /* ---- finishing ----------------------------------------------------------- */
@@ -284,17 +224,6 @@ static int copy_threads(builder *b, wv_model *m)
     return 0;
 }
 
-/* Gives back the doubling slack of an array once it is complete (big
- * arrays are mmap'd chunks: glibc shrinks them in place with mremap). */
-static void fit(void *p, size_t *cap, size_t n, size_t size)
-{
-    if (!n || n >= *cap)
-        return;
-    void *q = realloc(*(void **)p, n * size);
-    if (q)
-        *(void **)p = q, *cap = n;
-}
-
 /* Moves the rows into one array in (thread, depth) order and numbers the
  * slices; builds each row's pyramid. */
 static int number_rows(builder *b)
@@ -311,7 +240,7 @@ static int number_rows(builder *b)
             wv_row *r = &x->rows[x->nrows];
             *r = b->trow[t][d];
             b->trow[t][d].sl = NULL;
-            fit(&r->sl, &r->cap, r->n, sizeof *r->sl);
+            wv_fit(&r->sl, &r->cap, r->n, sizeof *r->sl);
             r->base = x->nslices;
             x->nslices += r->n;
             x->threads[x->thread_pos[t]].rows[d] = (uint32_t)x->nrows++;
@@ -322,33 +251,15 @@ static int number_rows(builder *b)
     return 0;
 }
 
-/* Per-thread log lists, task hop chains, task end maxima, counter pyramids. */
+/* Task end maxima; the arrays of tasks and flows exist and are fitted. */
 static int link_lists(wv_index *x)
 {
     /* empty arrays still exist, so searches may take &a[0] */
     if (wv_grow(&x->tasks, &x->tasks_cap, 1, sizeof *x->tasks) ||
-        wv_grow(&x->flows, &x->flows_cap, 1, sizeof *x->flows) ||
-        wv_grow(&x->logs, &x->logs_cap, 1, sizeof *x->logs) ||
-        wv_grow(&x->log_text, &x->log_text_cap, 1, 1))
+        wv_grow(&x->flows, &x->flows_cap, 1, sizeof *x->flows))
         return -ENOMEM;
-    fit(&x->tasks, &x->tasks_cap, x->ntasks, sizeof *x->tasks);
-    fit(&x->flows, &x->flows_cap, x->nflows, sizeof *x->flows);
-    fit(&x->logs, &x->logs_cap, x->nlogs, sizeof *x->logs);
-    fit(&x->log_text, &x->log_text_cap, x->log_text_len, 1);
-    for (size_t i = 0; i < x->ncounters; i++) {
-        size_t cap = x->counters[i].cap;
-        fit(&x->counters[i].t, &cap, x->counters[i].n, sizeof(int64_t));
-        fit(&x->counters[i].v, &x->counters[i].cap, x->counters[i].n, sizeof(int64_t));
-    }
-    for (size_t i = 0; i < x->nlogs; i++) {
-        uint32_t p = x->logs[i].thread < x->thread_limit ? x->thread_pos[x->logs[i].thread] : UINT32_MAX;
-        if (p == UINT32_MAX)
-            continue;
-        wv_ithread *t = &x->threads[p];
-        if (wv_grow(&t->logs, &t->logs_cap, t->nlogs + 1, sizeof *t->logs))
-            return -ENOMEM;
-        t->logs[t->nlogs++] = (uint32_t)i;
-    }
+    wv_fit(&x->tasks, &x->tasks_cap, x->ntasks, sizeof *x->tasks);
+    wv_fit(&x->flows, &x->flows_cap, x->nflows, sizeof *x->flows);
     size_t groups = (x->ntasks + 63) / 64;
     x->task_maxend = malloc((groups + 1) * sizeof *x->task_maxend);
     if (!x->task_maxend)
@@ -359,9 +270,6 @@ static int link_lists(wv_index *x)
             m = x->tasks[i].e > m ? x->tasks[i].e : m;
         x->task_maxend[g] = m;
     }
-    for (size_t i = 0; i < x->ncounters; i++)
-        if (wv_lod_build_counter(&x->counters[i]))
-            return -ENOMEM;
     return 0;
 }
 
@@ -402,10 +310,11 @@ wv_index *wv_index_load(wv_reader *r)
     }
     pthread_mutex_init(&x->lazy_lock, NULL);
     int rc = wv_feed_model(m, r, wv_rt_build_tap(rb));
+    see_str(&b, b.logs.max_str);
     copy_facts(&b, m);
     see_str(&b, wv_rt_build_finish(rb, wv_model_end_ns(m)));
     if (rc || b.oom || copy_strings(&b) || copy_threads(&b, m) || wv_rt_rows_start(rb, x->thread_limit) ||
-        number_rows(&b) || link_lists(x)) {
+        number_rows(&b) || link_lists(x) || wv_logs_finish(&b.logs, x)) {
         b.oom = 1;
         wv_rt_build_free(rb);
     } else if (wv_rt_index_take(x, rb, r)) { /* frees rb */
@@ -418,8 +327,8 @@ wv_index *wv_index_load(wv_reader *r)
     }
     free(b.trow);
     free(b.trow_n);
-    free(b.counter_of);
-    wv_taskmap_free(&b.live);
+    wv_logs_free(&b.logs);
+    wv_taskmap_free(&b.extra);
     wv_model_free(m);
     if (b.oom) {
         wv_index_free(x);
@@ -463,6 +372,7 @@ void wv_index_free(wv_index *x)
     free(x->threads);
     free(x->thread_pos);
     free(x->tasks);
+    free(x->task_extra);
     wv_taskmap_free(&x->by_id);
     free(x->task_maxend);
     free(x->logs);
@@ -492,6 +402,7 @@ uint64_t wv_index_bytes(const wv_index *x)
             n += x->counters[i].nmm[k] * 8;
     }
     n += x->tasks_cap * sizeof(wv_itask) + x->by_id.cap * sizeof(wv_task_slot) + (x->ntasks / 64 + 1) * 8;
+    n += x->task_extra_cap * sizeof *x->task_extra;
     n += x->logs_cap * sizeof(wv_ilog) + x->log_text_cap + x->flows_cap * sizeof(wv_iflow);
     n += x->thread_limit * 4ull + x->ndiags * sizeof(wv_idiag);
     return n + wv_rt_index_bytes(x->rt);

@@ -20,7 +20,7 @@
  * Runtime events (thread states, CPUs, waits, pauses) have an index of
  * their own, built in the same pass (serve_rt.h).
  *
- * Memory is proportional to the events (about 20-40 bytes per event, see
+ * Memory is proportional to the events (about 18-30 bytes per event, see
  * wv_index_bytes()), never to the size of the trace's JSON. After
  * wv_index_load() returns, an index is read-only, except for the lazily
  * built per-type latency tables (guarded by the index's mutex), so any
@@ -36,16 +36,24 @@
 
 #include "reader.h"
 
+_Static_assert(WV_MAX_THREADS <= 1u << 16, "thread indexes are kept in 16 bits");
+_Static_assert(WV_RECORD_MAX < 1u << 24, "a log message's length is kept in 24 bits");
+
 #define WV_LOD_FANOUT 16
 #define WV_LOD_LEVELS 6 /* 16^6 = 16 M slices per top node */
 
-/* A region as a slice of its row. */
+/* A region as a slice of its row: 24 bytes, the index's commonest entry.
+ * The task is a reference, its id is wv_slice_task(); runtime rows use the
+ * field for what their slices point at (serve_rt.h). */
 typedef struct wv_slice {
-    int64_t s, d;     /* start, duration (ns) */
-    uint64_t task;    /* 0: background */
-    uint32_t name;    /* string id of the region type */
-    uint32_t flags;   /* WV_SPAN_* */
+    int64_t s, d;         /* start, duration (ns) */
+    uint32_t task;        /* 0: background; WV_TASK_EXTRA | k: task_extra[k]; else tasks[task - 1] */
+    uint32_t name : 24;   /* string id of the region type (WV_NAME_NONE past 2^24) */
+    uint32_t flags : 8;   /* WV_SPAN_* */
 } wv_slice;
+
+#define WV_TASK_EXTRA 0x80000000u /* a task id not in the table of tasks */
+#define WV_NAME_NONE 0xffffffu    /* a name id too large to keep; reads as "" */
 
 /* A pyramid node: the name covering most time among its slices (as far as
  * the dominant names of its children tell) and that time. */
@@ -67,9 +75,8 @@ typedef struct wv_itask {
     uint64_t id, parent;
     int64_t s, e;
     uint32_t type;            /* string id */
-    uint32_t begin_thread, end_thread;
     uint32_t first_flow;      /* index+1 into flows of its first hop, 0: none */
-    uint32_t last_flow;       /* index+1 of its latest hop (while loading) */
+    uint16_t begin_thread, end_thread; /* < WV_MAX_THREADS */
     uint8_t ended, unfinished;
 } wv_itask;
 
@@ -86,9 +93,13 @@ typedef struct wv_taskmap {
 typedef struct wv_ilog {
     int64_t t;
     uint64_t task;
-    uint64_t msg;             /* offset into log_text */
-    uint32_t thread, category, msg_len;
+    uint64_t msg : 40;        /* offset into log_text (below WV_LOG_TEXT_MAX) */
+    uint64_t msg_len : 24;    /* a message fits in a record (WV_RECORD_MAX) */
+    uint32_t category;
+    uint16_t thread;          /* < WV_MAX_THREADS */
 } wv_ilog;
+
+#define WV_LOG_TEXT_MAX ((uint64_t)1 << 40)
 
 typedef struct wv_iflow {
     uint64_t task;
@@ -162,6 +173,8 @@ typedef struct wv_index {
 
     wv_itask *tasks;
     size_t ntasks, tasks_cap;
+    uint64_t *task_extra;     /* ids of tasks slices name that the table lacks */
+    size_t ntask_extra, task_extra_cap;
     wv_taskmap by_id;         /* every task: built on first use (serve_taskmap.c) */
     atomic_int by_id_ready;
     int64_t *task_maxend;     /* per group of 64 tasks: the latest end */
@@ -196,9 +209,12 @@ typedef struct wv_index {
 wv_index *wv_index_load(wv_reader *r);
 void wv_index_free(wv_index *x);
 
-/* Grows the array *p (of *cap elements of `size` bytes, doubling) to hold
- * `need`; big arrays are prefaulted. @return 0 or -ENOMEM (*p unchanged). */
+/* Grows the array *p (of *cap elements of `size` bytes) to hold `need`:
+ * doubling while small, in place in huge pages when big (serve_grow.c).
+ * @return 0 or -ENOMEM (*p unchanged). */
 int wv_grow(void *p, size_t *cap, size_t need, size_t size);
+/* Gives back the slack of an array of n elements once it is complete. */
+void wv_fit(void *p, size_t *cap, size_t n, size_t size);
 
 /* Bytes the index holds (the arrays it allocated). */
 uint64_t wv_index_bytes(const wv_index *x);
@@ -214,6 +230,14 @@ static inline const char *wv_index_str(const wv_index *x, uint64_t k, size_t *le
     if (len)
         *len = (size_t)(x->str_off[k + 1] - x->str_off[k] - 1);
     return x->str_blob + x->str_off[k];
+}
+
+/* The task id of a region's slice (0: background). */
+static inline uint64_t wv_slice_task(const wv_index *x, const wv_slice *s)
+{
+    if (!s->task)
+        return 0;
+    return s->task & WV_TASK_EXTRA ? x->task_extra[s->task & ~WV_TASK_EXTRA] : x->tasks[s->task - 1].id;
 }
 
 /* Thread record of a recorder thread index, NULL if none. */
@@ -268,9 +292,39 @@ typedef struct wv_feed_tap {
 } wv_feed_tap;
 
 /* As wv_model_run(), with the reader on a second thread (serve_feed.c) and
- * an optional tap (NULL: none). */
+ * an optional tap (NULL: none). The model and its event sink get of each
+ * event only its bytes and what wv_model_add() reads (later arguments and
+ * the ticks stay behind): what needs more reads it in the tap. */
 struct wv_model;
 int wv_feed_model(struct wv_model *m, wv_reader *r, const wv_feed_tap *tap);
+
+/* Logs and counter points, filed from the model's event sink (serve_logs.c). */
+typedef struct wv_log_list {
+    uint32_t *v;
+    size_t n, cap;
+} wv_log_list;
+
+typedef struct wv_logs_build {
+    wv_ilog *logs;
+    size_t nlogs, logs_cap;
+    char *log_text;
+    size_t log_text_len, log_text_cap;
+    wv_icounter *counters;
+    size_t ncounters;
+    wv_log_list *threads;     /* per thread index: its logs, in time order */
+    uint32_t nthreads;
+    uint32_t *counter_of;     /* string id -> counter index + 1 */
+    uint32_t counter_of_n;
+    uint64_t max_str;         /* highest string id used */
+} wv_logs_build;
+
+/* Files a LOG or COUNTER event (others are ignored). @return 0 or -ENOMEM. */
+int wv_logs_file(wv_logs_build *l, const wv_event *ev);
+/* Once x's threads exist: moves the logs and counters into x, hands each
+ * thread its list of logs, gives back slack and builds the counters'
+ * pyramids. @return 0 or -ENOMEM. */
+int wv_logs_finish(wv_logs_build *l, wv_index *x);
+void wv_logs_free(wv_logs_build *l);
 
 /* Pyramid construction (serve_lod.c), called by wv_index_load(). @return 0 or -ENOMEM. */
 int wv_lod_build_row(wv_row *r);

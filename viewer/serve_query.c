@@ -71,7 +71,7 @@ void wv_put_slice(wv_jw *w, const wv_index *x, const wv_row *r, size_t pos)
     WV_JNK(w, "name");
     wv_jw_istr(w, x, s->name);
     WV_JNK(w, "task");
-    wv_jw_u64(w, s->task);
+    wv_jw_u64(w, wv_slice_task(x, s));
     WV_JNK(w, "flags");
     wv_jw_u64(w, s->flags);
 }
@@ -137,7 +137,8 @@ int wv_api_slice(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
         return 404;
     }
     const wv_slice *s = &r->sl[pos];
-    const wv_itask *k = wv_index_task(x, s->task);
+    uint64_t task = wv_slice_task(x, s);
+    const wv_itask *k = wv_index_task(x, task);
     WV_JW_LIT(w, "{");
     wv_put_slice(w, x, r, pos);
     WV_JNK(w, "thread");
@@ -166,9 +167,9 @@ int wv_api_slice(wv_trace *t, const wv_params *p, wv_jw *w, char *err)
     WV_JNK(w, "logs");
     WV_JW_LIT(w, "[");
     int first = 1;
-    if (s->task) {
+    if (task) {
         size_t n;
-        const uint32_t *l = wv_index_task_logs(x, s->task, &n);
+        const uint32_t *l = wv_index_task_logs(x, task, &n);
         for (size_t j = 0; l && j < n && j < SLICE_LIST_MAX; j++)
             put_log(w, x, l[j], 0, &first);
     } else {

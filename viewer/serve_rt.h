@@ -26,7 +26,7 @@
  * once and infers exactly what `weft json` and `weft stats` infer. The rows
  * are numbered and their pyramids built when loading ends.
  *
- * Memory is proportional to what the model delivers: 32 bytes per state or
+ * Memory is proportional to what the model delivers: 24 bytes per state or
  * CPU span (plus about 5 for the state pyramid), 88 per item. The heap
  * samples become counters of the index ("heap (malloc)"), drawn as charts.
  */
@@ -75,11 +75,14 @@ typedef struct wv_rt_item {
 
 /* The name of an item row's slice: the item's kind and code, so the
  * dominant-name pyramid names a merged block after its commonest kind of
- * wait (codes past 2^24 count as one). */
+ * wait (codes past 2^21 count as one: a slice's name has 24 bits). */
+#define WV_ITEM_CODE_MAX 0x1fffffu
 static inline uint32_t wv_item_name(unsigned kind, uint64_t code)
 {
-    return (uint32_t)kind << 24 | (uint32_t)(code < 0xffffffu ? code : 0xffffffu);
+    return (uint32_t)kind << 21 | (uint32_t)(code < WV_ITEM_CODE_MAX ? code : WV_ITEM_CODE_MAX);
 }
+static inline unsigned wv_item_name_kind(uint32_t name) { return name >> 21; }
+static inline uint32_t wv_item_name_code(uint32_t name) { return name & WV_ITEM_CODE_MAX; }
 
 typedef struct wv_rt_index {
     wv_state_row *states;  /* row.thread: the thread */

@@ -28,8 +28,9 @@ struct wv_rt_build {
     wv_feed_tap tap;
     int read_oom;
 
-    /* the model thread's: what is filed */
-    wv_blocking *blocking;
+    /* the model thread's: what is filed (a cache line apart: a line both
+     * threads write would bounce between their cores) */
+    _Alignas(64) wv_blocking *blocking;
     wv_span_list *states, *cpus, *waits, *uvs; /* by thread index (CPU for cpus) */
     size_t nstates, ncpus, nwaits, nuvs;
     wv_rt_item *items;

@@ -44,11 +44,12 @@ static void append_span(wv_rt_build *b, wv_span_list **lists, size_t *n, uint32_
  * (pauses are laid out in lanes at the end). */
 static void append_item(wv_rt_build *b, wv_rt_item it)
 {
-    if (wv_grow(&b->items, &b->items_cap, b->nitems + 1, sizeof *b->items)) {
+    /* a slice points at its item with 32 bits */
+    if (b->nitems >= UINT32_MAX || wv_grow(&b->items, &b->items_cap, b->nitems + 1, sizeof *b->items)) {
         b->oom = 1;
         return;
     }
-    wv_slice s = {it.s, it.e - it.s, b->nitems, wv_item_name(it.kind, it.code), it.flags};
+    wv_slice s = {it.s, it.e - it.s, (uint32_t)b->nitems, wv_item_name(it.kind, it.code), it.flags};
     b->items[b->nitems++] = it;
     b->kinds[it.kind]++;
     if (it.kind == WV_ITEM_LOCK || it.kind == WV_ITEM_IO)
@@ -260,9 +261,10 @@ wv_rt_build *wv_rt_build_new(wv_reader *r)
 {
     static const wv_rt_sink sink = {on_state, on_cpu, on_latency, on_lock_wait, on_io,
                                     on_pause, on_uv, on_schedstat, on_heap, on_lost};
-    wv_rt_build *b = calloc(1, sizeof *b);
+    wv_rt_build *b = aligned_alloc(_Alignof(wv_rt_build), sizeof *b);
     if (!b)
         return NULL;
+    memset(b, 0, sizeof *b);
     b->tap = (wv_feed_tap){tap_read, tap_take, b};
     b->model = wv_rt_new(r, &sink, b);
     b->blocking = wv_blocking_new_fed();

@@ -209,9 +209,9 @@ static void put_item_block(win *c, const void *row, const block *b)
     uint32_t name = wv_row_dominant(row, b->first, b->first + b->count);
     char buf[32];
     WV_JNK(c->w, "kind");
-    wv_jw_cstr(c->w, wv_item_kind_name(name >> 24));
+    wv_jw_cstr(c->w, wv_item_kind_name(wv_item_name_kind(name)));
     WV_JNK(c->w, "name");
-    wv_jw_cstr(c->w, wv_item_label(c->x, name >> 24, name & 0xffffffu, buf));
+    wv_jw_cstr(c->w, wv_item_label(c->x, wv_item_name_kind(name), wv_item_name_code(name), buf));
 }
 
 /* ---- CPU rows -------------------------------------------------------------------------------- */

@@ -86,7 +86,7 @@ static void walk_row_filtered(win *c, const wv_row *r)
     int64_t cur_end = 0, longest = -1;
     for (size_t p = wv_row_first_after(r, from); p < r->n && r->sl[p].s < to && listed < WV_WINDOW_MAX_FILTERED; p++) {
         const wv_slice *s = &r->sl[p];
-        if (!in_set(c, s->task))
+        if (!in_set(c, wv_slice_task(c->x, s)))
             continue;
         if (cur.count && (wide(c, s->d) || s->s >= cur_end)) {
             if (cur.count == 1)

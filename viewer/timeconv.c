@@ -70,6 +70,15 @@ static __int128 clamp62(__int128 v)
     return v > m ? m : v < -m ? -m : v;
 }
 
+/* The product of a tick delta and an ns delta, in *out when it fits in 64
+ * bits and no clamp applies: then a 64-bit division gives exactly what the
+ * 128-bit one does, several times faster (once per event). */
+static int in64(unsigned __int128 d, uint64_t dm, uint64_t *out)
+{
+    const uint64_t lim = (uint64_t)1 << 62;
+    return d < lim && dm < lim && !__builtin_mul_overflow((uint64_t)d, dm, out);
+}
+
 int64_t wv_timeconv_ns(wv_timeconv *c, uint64_t ticks)
 {
     unsigned __int128 raw = (unsigned __int128)ticks << c->shift;
@@ -81,9 +90,14 @@ int64_t wv_timeconv_ns(wv_timeconv *c, uint64_t ticks)
         ns = (__int128)c->s[0].mono + d;
     } else {
         const wv_clock_sample *a = &c->s[segment(c, raw)], *b = a + 1;
-        __int128 d = clamp62((__int128)raw - (__int128)a->raw);
-        __int128 dm = clamp62((__int128)b->mono - (__int128)a->mono);
-        ns = (__int128)a->mono + d * dm / (__int128)(b->raw - a->raw);
+        uint64_t q;
+        if (raw >= a->raw && !(raw >> 64) && in64(raw - a->raw, b->mono - a->mono, &q)) {
+            ns = (__int128)a->mono + q / (b->raw - a->raw);
+        } else {
+            __int128 d = clamp62((__int128)raw - (__int128)a->raw);
+            __int128 dm = clamp62((__int128)b->mono - (__int128)a->mono);
+            ns = (__int128)a->mono + d * dm / (__int128)(b->raw - a->raw);
+        }
     }
     return (int64_t)clamp62(ns - (__int128)c->mono0);
 }
