@@ -7,7 +7,8 @@
  *                 decoding alone and reader + model alone (what `weft stats`
  *                 does)
  *   command start `weft serve FILE --addr 127.0.0.1:0` until it prints its
- *                 URL (index built, listening), beside `weft stats FILE`
+ *                 URL (listening; it indexes after) and until its first
+ *                 answer about the trace (indexed), beside `weft stats FILE`
  *   window query  /window at 1920 px over random pans and zooms (full range
  *                 to 1 us), p50/p99 server side (the handler, in process),
  *                 beside a scan of every slice in the same windows (no LOD);
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "chrome.h"
+#include "http_get.h"
 #include "model.h"
 #include "serve_json.h"
 
@@ -167,30 +169,10 @@ static double scan_query(const wv_index *x, window win, uint64_t *seen)
 
 /* ---- the child server ----------------------------------------------------- */
 
-/* One HTTP/1.0 GET (the server closes after the answer). @return bytes read. */
-static long http_get(int port, const char *path)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a)) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char req[256], buf[1 << 16];
-    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
-    long total = write(fd, req, (size_t)n) == n ? 0 : -1;
-    for (ssize_t k; total >= 0 && (k = read(fd, buf, sizeof buf)) > 0;)
-        total += k;
-    close(fd);
-    return total;
-}
-
 typedef struct child {
     pid_t pid;
     int port;
-    double ready_s;
+    double ready_s, indexed_s; /* URL printed; first answer about the trace */
 } child;
 
 static child start_server(const char *weft, const char *trace)
@@ -217,6 +199,8 @@ static child start_server(const char *weft, const char *trace)
     }
     if (f)
         fclose(f);
+    free(c.port ? hg_get(c.port, "/api/traces", NULL, NULL) : NULL); /* waits for the index */
+    c.indexed_s = now_s() - t0;
     return c;
 }
 
@@ -363,7 +347,9 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "/api/traces/t1/window?start=%lld&end=%lld&px=1920",
                  (long long)wins[i].start, (long long)wins[i].end);
         double h0 = now_s();
-        if (http_get(c.port, path) > 0)
+        long got;
+        free(hg_get(c.port, path, NULL, &got));
+        if (got > 0)
             http[nhttp++] = now_s() - h0;
     }
     long hwm_srv = c.pid > 0 ? proc_kib(c.pid, "VmHWM:") : -1;
@@ -382,6 +368,7 @@ int main(int argc, char **argv)
     printf("%-34s %11.3f s   %.3f s read+decode only; %.3f s reader+model\n", "index build (CPU)",
            c_index, c_decode, c_model);
     printf("%-34s %11.3f s   %.3f s `weft stats FILE`\n", "command start to listening", c.ready_s, t_stats);
+    printf("%-34s %11.3f s   %.3f s `weft stats FILE`\n", "command start to trace indexed", c.indexed_s, t_stats);
     printf("%-34s %11.3f ms  %.3f ms scanning every slice in the window\n", "window 1920 px: p50 (server)",
            p50 * 1e3, s50 * 1e3);
     printf("%-34s %11.3f ms  %.3f ms scanning every slice in the window\n", "window 1920 px: p99 (server)",

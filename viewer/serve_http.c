@@ -352,6 +352,8 @@ static void api(struct mg_connection *conn, wv_server *s, const char *path)
             bound b = {routes[i].h, t};
             answer(conn, 200, fill_bound, &b, &p);
         }
+    if (!strcmp(what, "window"))
+        wv_trace_window_served(t);
     free(buf);
 }
 

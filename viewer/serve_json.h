@@ -47,6 +47,7 @@ typedef struct wv_trace {
     wv_index *x;      /* valid once `ready` is 1 */
     pthread_t warm;   /* builds the index's lazy parts after publication */
     int warming;
+    int window_served, stopping; /* under ready_lock: wake the warm-up */
     /* `weft serve FILE` listens before its traces are indexed, so the browser
      * loads the page while the index builds; requests for a trace wait here
      * until it is ready (1) or failed (-1). */
@@ -58,6 +59,8 @@ typedef struct wv_trace {
 
 /* Waits until the trace is indexed. @return 1, or -1 if indexing failed. */
 int wv_trace_wait(wv_trace *t);
+/* A /window answer of the trace was sent: the UI has what it draws first. */
+void wv_trace_window_served(wv_trace *t);
 
 /* A handler writes a 200 answer to w and returns 200, or returns an error
  * status with a one-line message in err (what it wrote is then discarded). */
