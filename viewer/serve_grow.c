@@ -13,7 +13,8 @@
  * block aligned to 2 MiB and much larger than it needs (address space only:
  * untouched pages are never allocated), with MADV_HUGEPAGE; each growth
  * populates the next stretch in place, 2 MiB pages at a time, so its pages
- * are made in a few hundred calls and never move. The blocks are ordinary
+ * are made in a few hundred calls and move at most once per eightfold
+ * growth. The blocks are ordinary
  * malloc blocks (posix_memalign), so free() and realloc() work on them as
  * on any other, and malloc_usable_size() tells how far one may grow.
  *
@@ -35,7 +36,8 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 #define BIG ((size_t)1 << 20)        /* an array this big moves to a block of its own */
-#define RESERVE ((size_t)256 << 20)  /* address space such a block takes */
+#define RESERVE ((size_t)64 << 20)   /* address space a block takes at least... */
+#define ROOM 8                       /* ...and at least this many times its use */
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -93,8 +95,9 @@ int wv_grow(void *p, size_t *cap, size_t need, size_t size)
     void *q = *(void **)p;
     size_t room = q ? malloc_usable_size(q) : 0;
     if (bytes > room) {
-        /* into a block of its own; past RESERVE, twice the size each time */
-        size_t reserve = bytes <= RESERVE / 2 ? RESERVE : 2 * bytes;
+        /* into a block of its own, or a bigger one (moving is rare: a
+         * block takes ROOM times what it holds) */
+        size_t reserve = bytes <= RESERVE / ROOM ? RESERVE : ROOM * bytes;
         void *n = reserve_block(reserve);
         if (!n)
             return grow_doubling(p, cap, need, size);
