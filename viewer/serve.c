@@ -43,9 +43,8 @@ static double now_s(void)
  * under SCHED_IDLE, on CPU time nothing else wants: at nice 10 (as it did)
  * it still took a tenth of a busy CPU, and after the first window it met
  * the browser redrawing under the user's first pans and zooms. A table
- * asked for before it is built is built by that request, as without a
- * warm-up (a request waiting for the warm-up's lock leaves a CPU idle, so
- * the warm-up runs). */
+ * asked for before it is built is built by that request, which never
+ * waits for the warm-up (serve_latency.c). */
 static void *warm_main(void *p)
 {
     wv_trace *t = p;
