@@ -336,6 +336,17 @@ int wv_rt_add(wv_rt *rt, const wv_event *ev)
 {
     if (ev->ns > rt->end_ns)
         rt->end_ns = ev->ns;
+    /* Most events (tasks, regions, logs, counters) only mark their thread's
+     * latest own event, once it has a first one and holds no span: what
+     * the general path below does for them, without its lookups. */
+    if (ev->code >= WEFT_EV_TASK_BEGIN && ev->code <= WEFT_EV_COUNTER && ev->thread < rt->nth &&
+        !(rt->system && ev->thread == WEFT_SYSTEM_THREAD)) {
+        rthread *f = rt->th[ev->thread];
+        if (f && f->first_ns >= 0 && !f->qlen) {
+            f->last_own = ev->ns;
+            return 0;
+        }
+    }
     rthread *t = own_thread(rt, ev);
     switch (ev->code) {
     case WEFT_EV_SCHED: on_sched(rt, ev); break;

@@ -213,6 +213,9 @@ void wv_index_free(wv_index *x);
  * doubling while small, in place in huge pages when big (serve_grow.c).
  * @return 0 or -ENOMEM (*p unchanged). */
 int wv_grow(void *p, size_t *cap, size_t need, size_t size);
+/* As wv_grow(), doubling only: for arrays that live for one request, which
+ * a huge-page block would make zero and unmap 2 MiB pages each time. */
+int wv_grow_temp(void *p, size_t *cap, size_t need, size_t size);
 /* Gives back the slack of an array of n elements once it is complete. */
 void wv_fit(void *p, size_t *cap, size_t n, size_t size);
 

@@ -4,10 +4,12 @@
  * (time per slice name in a range) (docs/http-api.md).
  *
  * The per-type tables sort every task or slice by duration, which takes
- * longer than indexing the trace does, so they are built on first use
- * (under the index's lock) rather than at load: opening a trace stays fast
- * and a trace nobody analyses never pays for them. So is the list of logs
- * by task that /slice and /logs?task use.
+ * longer than indexing the trace does, so they are built after load (by
+ * the warm-up, or on first use): opening a trace stays fast. So is the
+ * list of logs by task that /slice and /logs?task use. Each is built
+ * outside the index's lock and published under it, so a request never
+ * waits for the warm-up, which runs only on idle CPU time (serve.c): it
+ * builds its own copy, and whichever is done first is kept.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -130,22 +132,35 @@ static int build(wv_latency *l, const lat_src *c)
     return rc;
 }
 
-static const wv_latency *lazy(wv_index *x, wv_latency *l, int *built, int tasks)
+static void latency_free(wv_latency *l)
+{
+    for (size_t i = 0; l->types && i < l->ntypes; i++)
+        free(l->types[i].idx);
+    free(l->types);
+}
+
+static int is_built(wv_index *x, const int *built)
 {
     pthread_mutex_lock(&x->lazy_lock);
-    if (!*built) {
-        lat_src c = {x, tasks};
-        if (build(l, &c)) {
-            for (size_t i = 0; i < l->ntypes; i++)
-                free(l->types[i].idx);
-            free(l->types);
-            memset(l, 0, sizeof *l);
-        } else {
-            *built = 1;
-        }
-    }
+    int b = *built;
     pthread_mutex_unlock(&x->lazy_lock);
-    return *built ? l : NULL;
+    return b;
+}
+
+static const wv_latency *lazy(wv_index *x, wv_latency *l, int *built, int tasks)
+{
+    if (!is_built(x, built)) {
+        wv_latency mine = {0};
+        lat_src c = {x, tasks};
+        int ok = !build(&mine, &c);
+        pthread_mutex_lock(&x->lazy_lock);
+        if (ok && !*built)
+            *l = mine, *built = 1;
+        else
+            latency_free(&mine); /* out of memory, or another thread's came first */
+        pthread_mutex_unlock(&x->lazy_lock);
+    }
+    return is_built(x, built) ? l : NULL;
 }
 
 const wv_latency *wv_index_task_latency(wv_index *x)
@@ -167,27 +182,43 @@ static int by_task(const void *a, const void *b, void *ctx)
     return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1; /* time order */
 }
 
-const uint32_t *wv_index_task_logs(wv_index *x, uint64_t task, size_t *n)
+/* The logs in (task, time) order, sorted on first use. */
+static const uint32_t *logs_by_task(wv_index *x)
 {
     pthread_mutex_lock(&x->lazy_lock);
-    if (!x->logs_by_task && (x->logs_by_task = malloc(x->nlogs * sizeof(uint32_t) + 1))) {
-        for (size_t i = 0; i < x->nlogs; i++)
-            x->logs_by_task[i] = (uint32_t)i;
-        qsort_r(x->logs_by_task, x->nlogs, sizeof(uint32_t), by_task, x->logs);
-    }
+    uint32_t *sorted = x->logs_by_task;
     pthread_mutex_unlock(&x->lazy_lock);
-    *n = 0;
+    if (sorted)
+        return sorted;
+    uint32_t *mine = malloc(x->nlogs * sizeof(uint32_t) + 1);
+    for (size_t i = 0; mine && i < x->nlogs; i++)
+        mine[i] = (uint32_t)i;
+    if (mine)
+        qsort_r(mine, x->nlogs, sizeof(uint32_t), by_task, x->logs);
+    pthread_mutex_lock(&x->lazy_lock);
     if (!x->logs_by_task)
+        x->logs_by_task = mine, mine = NULL;
+    sorted = x->logs_by_task;
+    pthread_mutex_unlock(&x->lazy_lock);
+    free(mine); /* another thread's came first */
+    return sorted;
+}
+
+const uint32_t *wv_index_task_logs(wv_index *x, uint64_t task, size_t *n)
+{
+    const uint32_t *sorted = logs_by_task(x);
+    *n = 0;
+    if (!sorted)
         return NULL;
     size_t lo = 0, hi = x->nlogs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (x->logs[x->logs_by_task[mid]].task < task)
+        if (x->logs[sorted[mid]].task < task)
             lo = mid + 1;
         else
             hi = mid;
     }
-    while (lo + *n < x->nlogs && x->logs[x->logs_by_task[lo + *n]].task == task)
+    while (lo + *n < x->nlogs && x->logs[sorted[lo + *n]].task == task)
         ++*n;
-    return x->logs_by_task + lo;
+    return sorted + lo;
 }

@@ -95,17 +95,24 @@ void wv_taskmap_free(wv_taskmap *m)
     m->cap = m->n = 0;
 }
 
-/* The map of every task, built once under the index's lock. */
+/* The map of every task, built outside the index's lock and published
+ * under it (whichever thread is done first: see serve_latency.c). */
 static void build_all(wv_index *x)
 {
+    if (atomic_load_explicit(&x->by_id_ready, memory_order_acquire))
+        return;
+    wv_taskmap m = {0};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < x->ntasks; i++)
+        rc = wv_taskmap_put(&m, x->tasks[i].id, (uint32_t)i);
+    if (rc)
+        wv_taskmap_free(&m); /* out of memory: no lookups succeed */
     pthread_mutex_lock(&x->lazy_lock);
     if (!atomic_load_explicit(&x->by_id_ready, memory_order_relaxed)) {
-        int rc = 0;
-        for (size_t i = 0; !rc && i < x->ntasks; i++)
-            rc = wv_taskmap_put(&x->by_id, x->tasks[i].id, (uint32_t)i);
-        if (rc)
-            wv_taskmap_free(&x->by_id); /* out of memory: no lookups succeed */
+        x->by_id = m;
         atomic_store_explicit(&x->by_id_ready, 1, memory_order_release);
+    } else {
+        wv_taskmap_free(&m);
     }
     pthread_mutex_unlock(&x->lazy_lock);
 }
@@ -114,8 +121,7 @@ const wv_itask *wv_index_task(const wv_index *x, uint64_t id)
 {
     if (!id)
         return NULL;
-    if (!atomic_load_explicit(&x->by_id_ready, memory_order_acquire))
-        build_all((wv_index *)x);
+    build_all((wv_index *)x);
     uint32_t k = wv_taskmap_get(&x->by_id, id);
     return k ? &x->tasks[k - 1] : NULL;
 }

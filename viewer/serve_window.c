@@ -19,7 +19,7 @@
 
 static void put_slice(win *c, const wv_row *r, size_t i)
 {
-    if (wv_grow(&c->sl, &c->sl_cap, c->nsl + 1, sizeof *c->sl))
+    if (wv_grow_temp(&c->sl, &c->sl_cap, c->nsl + 1, sizeof *c->sl))
         c->oom = 1;
     else
         c->sl[c->nsl++] = r->base + i;
@@ -27,7 +27,7 @@ static void put_slice(win *c, const wv_row *r, size_t i)
 
 static void put_block(win *c, block b)
 {
-    if (wv_grow(&c->bl, &c->bl_cap, c->nbl + 1, sizeof *c->bl))
+    if (wv_grow_temp(&c->bl, &c->bl_cap, c->nbl + 1, sizeof *c->bl))
         c->oom = 1;
     else
         c->bl[c->nbl++] = b;
