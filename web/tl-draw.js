@@ -4,7 +4,7 @@
 // batched by colour, blocks hatched, labels, ruler, range, search matches, flows of the selected
 // task) and hit-tests a point for hover and click. The runtime rows are tl-rt.js's.
 import { PALETTE, colourIndex, fmtTime } from './util.js';
-import { GUTTER, RULER, ROW, LOGROW, COUNTER, LANE, FONT, Runs, Paths, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
+import { GUTTER, RULER, ROW, LOGROW, COUNTER, LANE, FONT, Runs, Rects, Paths, firstEndingAfter, hatchPattern, fitLabel } from './tl-base.js';
 import {
   CPU_ROW, RT_LABELS, indexRt, threadSubRows, rtPainter, paintRt, drawStates, drawItems, drawCpu, drawLockFlows,
   drawRelease, hitRt, subRowY,
@@ -92,8 +92,9 @@ export function drawFrame(ctx, st) {
   // No clip: the gutter and the ruler are painted last, over whatever spilled under them.
   drawGrid(ctx, st, npp, X);
   // paths by colour, made on first use (a frame draws a few of the colours)
-  const fills = new Paths(PALETTE.length), blockFills = new Paths(PALETTE.length), marks = new Paths(PALETTE.length);
-  const hatchPath = new Path2D(), labels = [], outlines = [];
+  const fills = new Paths(PALETTE.length), blockFills = new Paths(PALETTE.length), marks = new Paths(PALETTE.length, () => new Path2D());
+  const markBars = new Paths(PALETTE.length);
+  const hatchPath = new Rects(), labels = [], outlines = [];
   const runs = new Runs(c => fills.get(c)), blockRuns = new Runs(c => blockFills.get(c)), hatchRuns = new Runs([hatchPath]);
   // runtime rows only where the trace has them: a trace without pays for no paths
   const rp = lay.runtime ? rtPainter(outlines) : null, names = threadNames(st.summary);
@@ -103,7 +104,7 @@ export function drawFrame(ctx, st) {
     if (sec.kind === 'thread') {
       const e = idx?.threads.get(sec.th.thread);
       if (!e) continue;
-      drawLogs(ctx, e, y0, view, X, marks);
+      drawLogs(ctx, e, y0, view, X, marks, markBars);
       for (let d = 0; d < e.depths.length; d++) {
         const row = e.depths[d];
         if (!row) continue;
@@ -148,13 +149,14 @@ export function drawFrame(ctx, st) {
     }
   }
   runs.flush(); blockRuns.flush(); hatchRuns.flush();
-  fills.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  fills.each((p, c) => { ctx.fillStyle = PALETTE[c]; p.fill(ctx); });
   marks.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  markBars.each((p, c) => { ctx.fillStyle = PALETTE[c]; p.fill(ctx); });
   ctx.globalAlpha = 0.75;
-  blockFills.each((p, c) => { ctx.fillStyle = PALETTE[c]; ctx.fill(p); });
+  blockFills.each((p, c) => { ctx.fillStyle = PALETTE[c]; p.fill(ctx); });
   ctx.globalAlpha = 1;
   ctx.fillStyle = hatchPattern(ctx);
-  ctx.fill(hatchPath);
+  hatchPath.fill(ctx);
   if (rp) paintRt(ctx, rp);
   ctx.fillStyle = '#fff';
   for (let k = 0; k < labels.length; k += 4) {
@@ -203,8 +205,8 @@ function drawGrid(ctx, st, npp, X) {
   }
 }
 
-function drawLogs(ctx, e, y0, view, X, marks) {
-  const blocks = new Path2D(), runs = new Runs([blocks]);
+function drawLogs(ctx, e, y0, view, X, marks, bars) {
+  const blocks = new Rects(), runs = new Runs([blocks]);
   runs.row(y0 + 2, LOGROW - 3);
   for (const b of e.logBlocks) {
     if (b.s + b.d < view.start || b.s > view.end) continue;
@@ -212,18 +214,32 @@ function drawLogs(ctx, e, y0, view, X, marks) {
   }
   runs.flush();
   ctx.fillStyle = '#7a6a9a';
-  ctx.fill(blocks);
-  // One marker per pixel column at most; fill() closes the triangles (closePath on a path of
-  // thousands of subpaths is quadratic in Chromium).
-  let lastX = -Infinity;
+  blocks.fill(ctx);
+  // A triangle per log where they stand apart; where markers would sit closer than MARK_GAP px
+  // (they are 7 px wide, so they would overlap into a band anyway) the run is one bar: a Path2D of
+  // thousands of overlapping triangles costs Chromium's software rasterizer ~100 ms a frame.
+  // A log of another colour within a pixel of the run joins it too, as a marker on the same pixel
+  // column would be hidden anyway. fill() closes the triangles (closePath on a path of thousands
+  // of subpaths is quadratic in Chromium).
+  const MARK_GAP = 4;
+  let runA = 0, runB = -Infinity, runC = -1, runN = 0;
+  const endRun = () => {
+    if (runN === 1) {
+      const m = marks.get(runC);
+      m.moveTo(runA - 3.5, y0 + 1); m.lineTo(runA + 3.5, y0 + 1); m.lineTo(runA, y0 + LOGROW - 1);
+    } else if (runN > 1) {
+      bars.get(runC).rect(Math.floor(runA - 3.5), y0 + 1, Math.ceil(runB - runA + 7), LOGROW - 2);
+    }
+    runN = 0;
+  };
   for (const l of e.logs) {
     if (l.t < view.start || l.t > view.end) continue;
-    const x = X(l.t);
-    if (x - lastX < 1) continue;
-    lastX = x;
-    const m = marks.get(colourIndex(l.category || ''));
-    m.moveTo(x - 3.5, y0 + 1); m.lineTo(x + 3.5, y0 + 1); m.lineTo(x, y0 + LOGROW - 1);
+    const x = X(l.t), c = colourIndex(l.category || '');
+    if (runN && x - runB < MARK_GAP && (c === runC || x - runB < 1)) { runB = x; runN++; continue; }
+    endRun();
+    runA = runB = x; runC = c; runN = 1;
   }
+  endRun();
 }
 
 function drawCounter(ctx, st, sec, y0, X) {
@@ -233,6 +249,9 @@ function drawCounter(ctx, st, sec, y0, X) {
   if (!c || !c.points.length) return;
   const span = (sec.max - sec.min) || 1, bottom = y0 + sec.h - 3, hgt = sec.h - 8;
   const Y = v => bottom - (v - sec.min) / span * hgt;
+  const endX = Math.min(st.W, X(Math.min(st.idx.data.end, st.summary.end_ns)));
+  ctx.strokeStyle = ctx.fillStyle = PALETTE[colourIndex(sec.name)];
+  if (c.points.length > (st.W - GUTTER) / 3) return drawDenseCounter(ctx, st, c.points, X, Y, bottom, endX);
   const path = new Path2D();
   let x = Math.max(X(c.points[0][0]), GUTTER - 2), y = Y(c.points[0][1]);
   path.moveTo(x, bottom); path.lineTo(x, y);
@@ -244,18 +263,44 @@ function drawCounter(ctx, st, sec, y0, X) {
     path.lineTo(nx, y);
     x = nx;
   }
-  const endX = Math.min(st.W, X(Math.min(st.idx.data.end, st.summary.end_ns)));
   path.lineTo(endX, y);
-  ctx.strokeStyle = PALETTE[colourIndex(sec.name)];
   ctx.lineWidth = 1.25;
   ctx.stroke(path);
   path.lineTo(endX, bottom);
-  ctx.globalAlpha = 0.15; ctx.fillStyle = ctx.strokeStyle; ctx.fill(path); ctx.globalAlpha = 1;
+  ctx.globalAlpha = 0.15; ctx.fill(path); ctx.globalAlpha = 1;
+}
+
+// A counter with more points than a third of the pixel columns, drawn a column at a time: the
+// range of values the column holds as a 1 px bar, the area under its highest value beneath. A
+// stroked path of thousands of segments costs Chromium's software rasterizer tens of ms a frame;
+// two fillRects per column are blits, and at this density the step shape is below a pixel anyway.
+function drawDenseCounter(ctx, st, points, X, Y, bottom, endX) {
+  const x0 = GUTTER, cols = Math.max(0, Math.ceil(Math.min(st.W, endX)) - x0);
+  const lo = new Float64Array(cols).fill(Infinity), hi = new Float64Array(cols).fill(-Infinity);
+  for (let k = 0; k < points.length; k++) {
+    const a = X(points[k][0]), b = k + 1 < points.length ? X(points[k + 1][0]) : endX;
+    if (b < x0) continue;
+    if (a >= x0 + cols) break;
+    const v = points[k][1];
+    const first = Math.max(0, Math.floor(a) - x0), last = Math.min(cols - 1, Math.max(first, Math.ceil(b) - 1 - x0));
+    for (let i = first; i <= last; i++) {
+      if (v < lo[i]) lo[i] = v;
+      if (v > hi[i]) hi[i] = v;
+    }
+  }
+  for (let i = 0; i < cols; i++) {
+    if (hi[i] === -Infinity) continue;
+    const top = Y(hi[i]);
+    ctx.fillRect(x0 + i, top - 0.6, 1, Math.max(Y(lo[i]) - top + 1.2, 1.2));
+  }
+  ctx.globalAlpha = 0.15;
+  for (let i = 0; i < cols; i++) if (hi[i] !== -Infinity) ctx.fillRect(x0 + i, Y(hi[i]), 1, bottom - Y(hi[i]));
+  ctx.globalAlpha = 1;
 }
 
 function drawTasks(ctx, st, y0, X, labels, outlines) {
   if (!st.idx) return;
-  const grey = new Path2D(), runs = new Runs([grey]);
+  const grey = new Rects(), runs = new Runs([grey]);
   runs.row(y0 + 3, LANE - 3);
   for (const b of st.idx.data.task_blocks || []) {
     if (b.s + b.d < st.view.start || b.s > st.view.end) continue;
@@ -263,8 +308,8 @@ function drawTasks(ctx, st, y0, X, labels, outlines) {
     runs.add(0, x0, Math.max(Math.min(X(b.s + b.d), st.W + 2) - x0, 1));
   }
   runs.flush();
-  ctx.fillStyle = '#9aa3ad'; ctx.fill(grey);
-  ctx.fillStyle = hatchPattern(ctx); ctx.fill(grey);
+  ctx.fillStyle = '#9aa3ad'; grey.fill(ctx);
+  ctx.fillStyle = hatchPattern(ctx); grey.fill(ctx);
   // Finished tasks in PALETTE colours, unfinished ones (index + PALETTE.length) paler.
   const fills = new Paths(2 * PALETTE.length), taskRuns = new Runs(c => fills.get(c));
   st.idx.lanesOfTasks.forEach((lane, n) => {
@@ -282,7 +327,7 @@ function drawTasks(ctx, st, y0, X, labels, outlines) {
   fills.each((p, c) => {
     ctx.fillStyle = PALETTE[c % PALETTE.length];
     ctx.globalAlpha = c < PALETTE.length ? 0.8 : 0.45;
-    ctx.fill(p);
+    p.fill(ctx);
   });
   ctx.globalAlpha = 1;
 }

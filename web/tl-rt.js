@@ -75,7 +75,7 @@ export function threadSubRows(th) {
 
 export const RT_LABELS = { waits: 'waits', uv: 'uv loop', states: 'state' };
 
-// One frame's batches: paths per colour, filled once at the end. Selected items go to `outlines`
+// One frame's batches: rectangles per colour, filled once at the end. Selected items go to `outlines`
 // (tl-draw.js's: x, y, w, h, selected).
 export function rtPainter(outlines) {
   const p = {
@@ -95,7 +95,7 @@ export function rtPainter(outlines) {
 
 const fillAll = (ctx, paths, colours, alpha) => {
   ctx.globalAlpha = alpha;
-  paths.each((path, c) => { ctx.fillStyle = colours[c]; ctx.fill(path); });
+  paths.each((rects, c) => { ctx.fillStyle = colours[c]; rects.fill(ctx); });
   ctx.globalAlpha = 1;
 };
 const STATE_COLOURS = STATES.map(s => s[2]);
@@ -107,11 +107,11 @@ export function paintRt(ctx, p) {
   fillAll(ctx, p.items, ITEM_COLOURS, 0.3);
   fillAll(ctx, p.itemBlocks, ITEM_COLOURS, 0.55);
   ctx.lineWidth = 1.5;
-  p.outlines.each((path, c) => { ctx.strokeStyle = ITEM_COLOURS[c]; ctx.stroke(path); });
+  p.outlines.each((rects, c) => { ctx.strokeStyle = ITEM_COLOURS[c]; rects.stroke(ctx); });
   fillAll(ctx, p.cpus, PALETTE, 1);
   fillAll(ctx, p.cpuBlocks, PALETTE, 0.75);
   ctx.fillStyle = hatchPattern(ctx);
-  p.hatch.each(path => ctx.fill(path));
+  p.hatch.each(rects => rects.fill(ctx));
   ctx.font = FONT;
   ctx.fillStyle = '#1d2430';
   for (let k = 0; k < p.labels.length; k += 4) {
