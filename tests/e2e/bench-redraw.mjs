@@ -3,7 +3,8 @@
 // nothing). Makes a trace with weft_gentrace (default 10 M events on 8 threads), then reports
 //  - command start -> first timeline drawn (weft serve started, page opened, first /window drawn),
 //  - redraw time per frame while W/A/S/D and the wheel pan and zoom at 1920x1080 (target <= 16 ms),
-//  - the frame interval during that input,
+//  - the frame interval during that input (what the user sees: unlike the draw time, it includes
+//    Chromium rasterizing the canvas after the draw call returns, the larger cost in software),
 //  - the JS heap after the interaction (CDP Runtime.getHeapUsage; target <= 300 MB),
 // each beside a baseline from the same run: a 1000-event trace for the start-up, an empty
 // requestAnimationFrame loop for the frame figures, the traces list page for the heap.
