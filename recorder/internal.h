@@ -68,9 +68,52 @@ static inline int weft__guard_enter(void)
 
 static inline void weft__guard_leave(int was) { weft__in_recorder = was; }
 
+/* ---- the hot paths' globals, on one page ---------------------------------- */
+
+/* What every recording call reads first: whether a recording is on, and where
+ * this thread's state and guard are. A wrapper reads them right after its
+ * syscall returns, and on these VMs (see WEFT__HOT) every page it then touches
+ * costs a page walk, so they sit on the page of .data that also holds the
+ * clock's globals:
+ *  - weft__gen_self, the library's own copy of weft__gen. weft__gen is
+ *    exported for the header's inline check, so the library reaches it
+ *    through the GOT, and in a program that links libweft it even lives in
+ *    the program's .bss (a copy relocation): two more pages. session.c and
+ *    writer.c change both together.
+ *  - the thread pointer offsets of weft__self and weft__in_recorder. A shared
+ *    object's initial-exec thread-local is reached through an offset in the
+ *    GOT; the offset is the same in every thread, so weft__tls_init() copies
+ *    it here once (a constructor, and weft_start). Zero means not yet: an
+ *    offset from the thread pointer is never zero on x86-64, where TLS lies
+ *    below it. */
+extern WEFT__HIDDEN uint32_t weft__gen_self;
+extern WEFT__HIDDEN intptr_t weft__tp_self, weft__tp_guard;
+WEFT__HIDDEN void weft__tls_init(void);
+#undef WEFT__ON
+#define WEFT__ON() WEFT__UNLIKELY(__atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED))
+
+static inline int *weft__guard_ptr(void)
+{
+    intptr_t off = weft__tp_guard;
+    return __builtin_expect(off != 0, 1) ? (int *)((char *)__builtin_thread_pointer() + off)
+                                        : &weft__in_recorder;
+}
+
+/* weft__guard_enter() and _leave() through weft__guard_ptr(), for the hot
+ * paths once recording. */
+static inline int weft__hot_guard_enter(void)
+{
+    int *g = weft__guard_ptr();
+    int was = *g;
+    *g = 1;
+    return was;
+}
+
+static inline void weft__hot_guard_leave(int was) { *weft__guard_ptr() = was; }
+
 /* True when a wrapper should record: a recording is on and this thread is not
  * already inside the recorder. */
-static inline int weft__recording(void) { return WEFT__ON() && !weft__in_recorder; }
+static inline int weft__recording(void) { return WEFT__ON() && !*weft__guard_ptr(); }
 
 /* ---- clock.c -------------------------------------------------------------- */
 
@@ -227,8 +270,10 @@ WEFT__HIDDEN weft_thread *weft__thread_slow(void);
 
 static inline weft_thread *weft__thread(void)
 {
-    weft_thread *t = weft__self;
-    if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED), 1))
+    intptr_t off = weft__tp_self;
+    weft_thread *t = __builtin_expect(off != 0, 1) ? *(weft_thread **)((char *)__builtin_thread_pointer() + off)
+                                                  : weft__self;
+    if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED), 1))
         return t;
     return weft__thread_slow();
 }

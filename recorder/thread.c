@@ -23,6 +23,16 @@ weft_thread *weft__threads;
 uint32_t weft__writer_gen;
 WEFT__TLS weft_thread *weft__self;
 WEFT__TLS int weft__in_recorder;
+__attribute__((section(".data"))) intptr_t weft__tp_self;
+__attribute__((section(".data"))) intptr_t weft__tp_guard;
+
+/* See weft__guard_ptr(). Idempotent; the offsets never change. */
+__attribute__((constructor(101))) void weft__tls_init(void)
+{
+    char *tp = __builtin_thread_pointer();
+    weft__tp_self = (char *)&weft__self - tp;
+    weft__tp_guard = (char *)&weft__in_recorder - tp;
+}
 
 static uint32_t next_index;            /* under weft__lock; reset per recording */
 static _Atomic uint64_t next_task = 1; /* task ids, handed out in blocks */
@@ -280,9 +290,10 @@ weft_thread *weft__thread_slow(void)
 {
     if (self_dead)
         return NULL;
-    int was = weft__guard_enter();
+    int err = errno, was = weft__guard_enter(); /* callers on the fast path keep no errno */
     weft_thread *t = thread_register();
     weft__guard_leave(was);
+    errno = err;
     return t;
 }
 
@@ -296,7 +307,7 @@ static weft_thread *thread_register(void)
      * last drain after it is withdrawn: it registers for the recording the
      * writer serves, not for weft__gen. */
     uint32_t gen = self_system ? (system_gen == weft__writer_gen ? system_gen : 0)
-                               : __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+                               : __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED);
     if (!gen) {
         pthread_mutex_unlock(&weft__lock);
         return NULL;
@@ -410,7 +421,17 @@ static uint64_t open_recorded(const weft_thread *t)
     return n;
 }
 
+static int chunk_next(weft_thread *t, uint64_t now_q);
+
 int weft__chunk_next(weft_thread *t, uint64_t now_q)
+{
+    int err = errno; /* callers on the fast path keep no errno */
+    int rc = chunk_next(t, now_q);
+    errno = err;
+    return rc;
+}
+
+static int chunk_next(weft_thread *t, uint64_t now_q)
 {
     if (t->cur) {
         /* The commit word already covers everything written; the writer
@@ -456,7 +477,7 @@ static void thread_exit(void *arg)
 static void thread_end(weft_thread *t)
 {
     WEFT__HIDDEN void weft__thread_exit_event(weft_thread *t);
-    if (t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED))
+    if (t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED))
         weft__thread_exit_event(t);
     weft__sched_thread_exit();
     self_dead = true;
@@ -499,7 +520,7 @@ WEFT__HIDDEN void weft__thread_after_fork_child(void)
 uint32_t weft__thread_index(void)
 {
     weft_thread *t = weft__self;
-    return t && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED) ? t->index : 0;
+    return t && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED) ? t->index : 0;
 }
 
 uint64_t weft__thread_spawn(void)

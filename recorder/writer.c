@@ -482,7 +482,8 @@ static void *writer_main(void *arg)
         if (!reason && (now >= window_end || W.err)) {
             reason = W.err ? WEFT_END_WRITE_ERROR : WEFT_END_WINDOW;
             uint32_t g = W.gen; /* stop events, unless weft_stop beat us to it */
-            __atomic_compare_exchange_n(&weft__gen, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            if (__atomic_compare_exchange_n(&weft__gen_self, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
             /* The sampler's last drain must land before the final cycle. */
             weft__sched_stop();
         }
