@@ -386,6 +386,14 @@ WEFT__HIDDEN uint64_t weft__task_id(weft_thread *t)
 
 /* ---- chunk handover ------------------------------------------------------- */
 
+/* Copies the live count into the current chunk's own commit word, for the
+ * writer to read once the chunk is in the full ring. */
+static void chunk_final(weft_thread *t)
+{
+    uint64_t w = atomic_load_explicit(&t->live, memory_order_relaxed);
+    atomic_store_explicit(&t->cur->commit, WEFT_LIVE_COMMIT(w), memory_order_release);
+}
+
 static int chunk_open(weft_thread *t, uint64_t now_q)
 {
     weft_chunk *c = weft__ring_pop(&t->free);
@@ -405,8 +413,8 @@ static int chunk_open(weft_thread *t, uint64_t now_q)
     t->last_task = 0;
     t->pos = p;
     t->count = 1;
-    atomic_store_explicit(&c->commit, (uint64_t)1 << 32 | (uint32_t)(p - t->base),
-                          memory_order_release);
+    t->cur_tag = (uint64_t)(c - t->chunks) + 1;
+    weft__live_store(t, (uint32_t)(p - t->base));
     atomic_store_explicit(&t->cur_pub, c, memory_order_release);
     return 0;
 }
@@ -434,9 +442,10 @@ int weft__chunk_next(weft_thread *t, uint64_t now_q)
 static int chunk_next(weft_thread *t, uint64_t now_q)
 {
     if (t->cur) {
-        /* The commit word already covers everything written; the writer
-         * reads it when it pops the chunk. The ring has room for every chunk,
-         * so the push cannot fail. */
+        /* The chunk's commit word takes the final count before the push;
+         * the writer reads it when it pops the chunk. The ring has room for
+         * every chunk, so the push cannot fail. */
+        chunk_final(t);
         weft__ring_push(&t->full, t->cur);
         t->cur = NULL;
         t->pos = t->end = t->base = NULL;
@@ -454,8 +463,7 @@ static int chunk_next(weft_thread *t, uint64_t now_q)
         t->pos = p;
         t->count++;
         t->drops_pending = 0;
-        atomic_store_explicit(&t->cur->commit, (uint64_t)t->count << 32 | (uint32_t)(p - t->base),
-                              memory_order_release);
+        weft__live_store(t, (uint32_t)(p - t->base));
     }
     return 0;
 }
@@ -485,6 +493,7 @@ static void thread_end(weft_thread *t)
     pthread_mutex_lock(&weft__lock);
     if (t->gen && t->gen == weft__writer_gen) {
         if (t->cur) {
+            chunk_final(t);
             weft__ring_push(&t->full, t->cur);
             t->cur = NULL;
             atomic_store_explicit(&t->cur_pub, NULL, memory_order_release);
