@@ -232,7 +232,7 @@ static WEFT__TLS uint32_t countdown = 1; /* small calls until the next timed one
 /* True for the small call to time, 1 in sample_every, while recording. */
 static inline bool sample_due(void)
 {
-    if (LIKELY(!__atomic_load_n(&weft__gen, __ATOMIC_RELAXED)))
+    if (LIKELY(!__atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED)))
         return false;
     if (LIKELY(--countdown != 0))
         return false;
@@ -282,7 +282,7 @@ static inline bool may_time(void)
 {
 #ifdef WEFT_ALLOC_SANITIZER
     weft_thread *t = weft__self;
-    return weft__recording() && t && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+    return weft__recording() && t && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED);
 #else
     return weft__recording();
 #endif

@@ -54,13 +54,12 @@ static inline uint8_t *ev_open(weft_thread *t, unsigned code, size_t room)
 }
 
 /* Publishes the event that ends at p. The release store orders the event's
- * bytes before the new commit word the writer reads with acquire. */
+ * bytes before the new live commit word the writer reads with acquire. */
 static inline void ev_close(weft_thread *t, uint8_t *p)
 {
     t->pos = p;
     t->count++;
-    atomic_store_explicit(&t->cur->commit, (uint64_t)t->count << 32 | (uint32_t)(p - t->base),
-                          memory_order_release);
+    weft__live_store(t, (uint32_t)(p - t->base));
 }
 
 #endif /* WEFT_EMIT_H */

@@ -68,9 +68,52 @@ static inline int weft__guard_enter(void)
 
 static inline void weft__guard_leave(int was) { weft__in_recorder = was; }
 
+/* ---- the hot paths' globals, on one page ---------------------------------- */
+
+/* What every recording call reads first: whether a recording is on, and where
+ * this thread's state and guard are. A wrapper reads them right after its
+ * syscall returns, and on these VMs (see WEFT__HOT) every page it then touches
+ * costs a page walk, so they sit on the page of .data that also holds the
+ * clock's globals:
+ *  - weft__gen_self, the library's own copy of weft__gen. weft__gen is
+ *    exported for the header's inline check, so the library reaches it
+ *    through the GOT, and in a program that links libweft it even lives in
+ *    the program's .bss (a copy relocation): two more pages. session.c and
+ *    writer.c change both together.
+ *  - the thread pointer offsets of weft__self and weft__in_recorder. A shared
+ *    object's initial-exec thread-local is reached through an offset in the
+ *    GOT; the offset is the same in every thread, so weft__tls_init() copies
+ *    it here once (a constructor, and weft_start). Zero means not yet: an
+ *    offset from the thread pointer is never zero on x86-64, where TLS lies
+ *    below it. */
+extern WEFT__HIDDEN uint32_t weft__gen_self;
+extern WEFT__HIDDEN intptr_t weft__tp_self, weft__tp_guard;
+WEFT__HIDDEN void weft__tls_init(void);
+#undef WEFT__ON
+#define WEFT__ON() WEFT__UNLIKELY(__atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED))
+
+static inline int *weft__guard_ptr(void)
+{
+    intptr_t off = weft__tp_guard;
+    return __builtin_expect(off != 0, 1) ? (int *)((char *)__builtin_thread_pointer() + off)
+                                        : &weft__in_recorder;
+}
+
+/* weft__guard_enter() and _leave() through weft__guard_ptr(), for the hot
+ * paths once recording. */
+static inline int weft__hot_guard_enter(void)
+{
+    int *g = weft__guard_ptr();
+    int was = *g;
+    *g = 1;
+    return was;
+}
+
+static inline void weft__hot_guard_leave(int was) { *weft__guard_ptr() = was; }
+
 /* True when a wrapper should record: a recording is on and this thread is not
  * already inside the recorder. */
-static inline int weft__recording(void) { return WEFT__ON() && !weft__in_recorder; }
+static inline int weft__recording(void) { return WEFT__ON() && !*weft__guard_ptr(); }
 
 /* ---- clock.c -------------------------------------------------------------- */
 
@@ -129,7 +172,9 @@ WEFT__HIDDEN void weft__strtab_unlock(void);
 #define WEFT_FIRST_CHUNKS 4 /* chunks pre-faulted at a thread's first event */
 
 typedef struct weft_chunk {
-    /* (events << 32) | bytes committed; stored by the owner with release. */
+    /* (events << 32) | bytes committed, final once the chunk is in the full
+     * ring; stored by the owner with release. While the chunk is the current
+     * one, the running count is the thread's `live` word instead. */
     _Atomic uint64_t commit;
     /* Writer-owned: how much of this chunk is already in the file. */
     uint32_t flushed_bytes;
@@ -175,6 +220,15 @@ typedef struct __attribute__((aligned(64))) weft_thread {
     uint32_t gen;    /* recording this state belongs to */
     uint32_t depth;  /* open regions */
     uint32_t index;  /* thread index within the recording (>= 1) */
+    /* The current chunk's commit word, WEFT_LIVE(tag, events, bytes), where
+     * tag is cur_tag (the chunk's place in `chunks` plus one): stored with
+     * release after every event, read by the writer with acquire. Kept here
+     * rather than in the chunk's own `commit` because this line is written by
+     * every event anyway, and the `chunks` array is one more page to walk
+     * after each syscall on these VMs (see WEFT__HOT): ~26 ns an I/O event.
+     * Only the owner writes it; the writer reads it ~10 times a second. */
+    _Atomic uint64_t live;
+    uint64_t cur_tag;
     weft_name_slot *names; /* address -> string id, open addressing */
     uint32_t names_mask;
     uint32_t names_used;
@@ -215,6 +269,19 @@ typedef struct __attribute__((aligned(64))) weft_thread {
     struct weft_thread *next; /* global list, under weft__lock */
 } weft_thread;
 
+/* The live commit word: 24 bits of chunk tag, 20 of events, 20 of bytes (a
+ * chunk holds 64 KiB, and an event takes at least two bytes). */
+#define WEFT_LIVE(tag, events, bytes) ((uint64_t)(tag) << 40 | (uint64_t)(events) << 20 | (uint64_t)(bytes))
+#define WEFT_LIVE_TAG(w) ((w) >> 40)
+#define WEFT_LIVE_COMMIT(w) (((w) >> 20 & 0xFFFFFu) << 32 | ((w) & 0xFFFFFu))
+
+/* Publishes the current chunk's count: every event, and the chunk's own
+ * commit word once when it is handed over (weft__chunk_final). */
+static inline void weft__live_store(weft_thread *t, uint32_t bytes)
+{
+    atomic_store_explicit(&t->live, WEFT_LIVE(t->cur_tag, t->count, bytes), memory_order_release);
+}
+
 extern WEFT__HIDDEN pthread_mutex_t weft__lock;       /* thread list + session */
 extern WEFT__HIDDEN weft_thread *weft__threads;        /* all registered states */
 extern WEFT__HIDDEN uint32_t weft__writer_gen;         /* gen the writer still serves */
@@ -227,8 +294,10 @@ WEFT__HIDDEN weft_thread *weft__thread_slow(void);
 
 static inline weft_thread *weft__thread(void)
 {
-    weft_thread *t = weft__self;
-    if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED), 1))
+    intptr_t off = weft__tp_self;
+    weft_thread *t = __builtin_expect(off != 0, 1) ? *(weft_thread **)((char *)__builtin_thread_pointer() + off)
+                                                  : weft__self;
+    if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED), 1))
         return t;
     return weft__thread_slow();
 }

@@ -21,6 +21,7 @@
  * clock's, WEFT_REAL's pointers), on one page rather than 64 KiB away past
  * the large zeroed tables (see WEFT__HOT for why pages count). */
 __attribute__((section(".data"))) uint32_t weft__gen;
+__attribute__((section(".data"))) uint32_t weft__gen_self; /* see internal.h */
 uint64_t weft__tick_rate;
 uint32_t weft__nchunks;
 
@@ -52,6 +53,7 @@ const char *weft_strerror(int err)
  * drain, then the writer its last cycle. Under session_lock. */
 static int finish_recording(int reason)
 {
+    __atomic_store_n(&weft__gen_self, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
     weft__sched_stop();
     int rc = weft__writer_finish(reason);
@@ -97,6 +99,7 @@ static void fork_parent(void)
  * (the parent's file is the parent's) until it calls weft_start() itself. */
 static void fork_child(void)
 {
+    __atomic_store_n(&weft__gen_self, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
     weft__writer_forget();
     weft__thread_after_fork_child();
@@ -237,6 +240,9 @@ int weft_start(const weft_config *cfg)
         rc = start_recording(cfg, gen);
         if (!rc) {
             active = true;
+            if (!weft__tp_self) /* before the constructor ran: preload.c's start */
+                weft__tls_init();
+            __atomic_store_n(&weft__gen_self, gen, __ATOMIC_SEQ_CST);
             __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
         }
     }

@@ -23,6 +23,16 @@ weft_thread *weft__threads;
 uint32_t weft__writer_gen;
 WEFT__TLS weft_thread *weft__self;
 WEFT__TLS int weft__in_recorder;
+__attribute__((section(".data"))) intptr_t weft__tp_self;
+__attribute__((section(".data"))) intptr_t weft__tp_guard;
+
+/* See weft__guard_ptr(). Idempotent; the offsets never change. */
+__attribute__((constructor(101))) void weft__tls_init(void)
+{
+    char *tp = __builtin_thread_pointer();
+    weft__tp_self = (char *)&weft__self - tp;
+    weft__tp_guard = (char *)&weft__in_recorder - tp;
+}
 
 static uint32_t next_index;            /* under weft__lock; reset per recording */
 static _Atomic uint64_t next_task = 1; /* task ids, handed out in blocks */
@@ -280,9 +290,10 @@ weft_thread *weft__thread_slow(void)
 {
     if (self_dead)
         return NULL;
-    int was = weft__guard_enter();
+    int err = errno, was = weft__guard_enter(); /* callers on the fast path keep no errno */
     weft_thread *t = thread_register();
     weft__guard_leave(was);
+    errno = err;
     return t;
 }
 
@@ -296,7 +307,7 @@ static weft_thread *thread_register(void)
      * last drain after it is withdrawn: it registers for the recording the
      * writer serves, not for weft__gen. */
     uint32_t gen = self_system ? (system_gen == weft__writer_gen ? system_gen : 0)
-                               : __atomic_load_n(&weft__gen, __ATOMIC_RELAXED);
+                               : __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED);
     if (!gen) {
         pthread_mutex_unlock(&weft__lock);
         return NULL;
@@ -375,6 +386,14 @@ WEFT__HIDDEN uint64_t weft__task_id(weft_thread *t)
 
 /* ---- chunk handover ------------------------------------------------------- */
 
+/* Copies the live count into the current chunk's own commit word, for the
+ * writer to read once the chunk is in the full ring. */
+static void chunk_final(weft_thread *t)
+{
+    uint64_t w = atomic_load_explicit(&t->live, memory_order_relaxed);
+    atomic_store_explicit(&t->cur->commit, WEFT_LIVE_COMMIT(w), memory_order_release);
+}
+
 static int chunk_open(weft_thread *t, uint64_t now_q)
 {
     weft_chunk *c = weft__ring_pop(&t->free);
@@ -394,8 +413,8 @@ static int chunk_open(weft_thread *t, uint64_t now_q)
     t->last_task = 0;
     t->pos = p;
     t->count = 1;
-    atomic_store_explicit(&c->commit, (uint64_t)1 << 32 | (uint32_t)(p - t->base),
-                          memory_order_release);
+    t->cur_tag = (uint64_t)(c - t->chunks) + 1;
+    weft__live_store(t, (uint32_t)(p - t->base));
     atomic_store_explicit(&t->cur_pub, c, memory_order_release);
     return 0;
 }
@@ -410,12 +429,23 @@ static uint64_t open_recorded(const weft_thread *t)
     return n;
 }
 
+static int chunk_next(weft_thread *t, uint64_t now_q);
+
 int weft__chunk_next(weft_thread *t, uint64_t now_q)
 {
+    int err = errno; /* callers on the fast path keep no errno */
+    int rc = chunk_next(t, now_q);
+    errno = err;
+    return rc;
+}
+
+static int chunk_next(weft_thread *t, uint64_t now_q)
+{
     if (t->cur) {
-        /* The commit word already covers everything written; the writer
-         * reads it when it pops the chunk. The ring has room for every chunk,
-         * so the push cannot fail. */
+        /* The chunk's commit word takes the final count before the push;
+         * the writer reads it when it pops the chunk. The ring has room for
+         * every chunk, so the push cannot fail. */
+        chunk_final(t);
         weft__ring_push(&t->full, t->cur);
         t->cur = NULL;
         t->pos = t->end = t->base = NULL;
@@ -433,8 +463,7 @@ int weft__chunk_next(weft_thread *t, uint64_t now_q)
         t->pos = p;
         t->count++;
         t->drops_pending = 0;
-        atomic_store_explicit(&t->cur->commit, (uint64_t)t->count << 32 | (uint32_t)(p - t->base),
-                              memory_order_release);
+        weft__live_store(t, (uint32_t)(p - t->base));
     }
     return 0;
 }
@@ -456,7 +485,7 @@ static void thread_exit(void *arg)
 static void thread_end(weft_thread *t)
 {
     WEFT__HIDDEN void weft__thread_exit_event(weft_thread *t);
-    if (t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED))
+    if (t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED))
         weft__thread_exit_event(t);
     weft__sched_thread_exit();
     self_dead = true;
@@ -464,6 +493,7 @@ static void thread_end(weft_thread *t)
     pthread_mutex_lock(&weft__lock);
     if (t->gen && t->gen == weft__writer_gen) {
         if (t->cur) {
+            chunk_final(t);
             weft__ring_push(&t->full, t->cur);
             t->cur = NULL;
             atomic_store_explicit(&t->cur_pub, NULL, memory_order_release);
@@ -499,7 +529,7 @@ WEFT__HIDDEN void weft__thread_after_fork_child(void)
 uint32_t weft__thread_index(void)
 {
     weft_thread *t = weft__self;
-    return t && t->gen == __atomic_load_n(&weft__gen, __ATOMIC_RELAXED) ? t->index : 0;
+    return t && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED) ? t->index : 0;
 }
 
 uint64_t weft__thread_spawn(void)

@@ -296,6 +296,20 @@ static void write_batch(work *w)
 
 /* ---- the cycle ------------------------------------------------------------------ */
 
+/* The commit word of a chunk: its own once handed over, or the thread's live
+ * one while it is the current chunk. A live word for another chunk means the
+ * owner has moved on, after storing this chunk's final count (the acquire
+ * load of `live` orders that store before the read of `commit`). */
+static uint64_t commit_of(weft_thread *t, weft_chunk *c, bool current)
+{
+    if (current) {
+        uint64_t w = atomic_load_explicit(&t->live, memory_order_acquire);
+        if (WEFT_LIVE_TAG(w) == (uint64_t)(c - t->chunks) + 1)
+            return WEFT_LIVE_COMMIT(w);
+    }
+    return atomic_load_explicit(&c->commit, memory_order_acquire);
+}
+
 static void add_work(weft_thread *t, weft_chunk *c, bool recycle)
 {
     if (W.nwork == W.work_cap) {
@@ -305,8 +319,7 @@ static void add_work(weft_thread *t, weft_chunk *c, bool recycle)
             return fail(-ENOMEM);
         W.work = n, W.work_cap = cap;
     }
-    uint64_t commit = atomic_load_explicit(&c->commit, memory_order_acquire);
-    W.work[W.nwork++] = (work){t, c, commit, recycle};
+    W.work[W.nwork++] = (work){t, c, commit_of(t, c, !recycle), recycle};
 }
 
 static void note_gone(weft_thread *t)
@@ -482,7 +495,8 @@ static void *writer_main(void *arg)
         if (!reason && (now >= window_end || W.err)) {
             reason = W.err ? WEFT_END_WRITE_ERROR : WEFT_END_WINDOW;
             uint32_t g = W.gen; /* stop events, unless weft_stop beat us to it */
-            __atomic_compare_exchange_n(&weft__gen, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+            if (__atomic_compare_exchange_n(&weft__gen_self, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+                __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
             /* The sampler's last drain must land before the final cycle. */
             weft__sched_stop();
         }
