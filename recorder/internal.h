@@ -58,16 +58,6 @@
  * The recorder's own threads (writer, sampler) set it for their whole life. */
 extern WEFT__HIDDEN WEFT__TLS int weft__in_recorder;
 
-/* Sets the guard and returns its previous value, for weft__guard_leave(). */
-static inline int weft__guard_enter(void)
-{
-    int was = weft__in_recorder;
-    weft__in_recorder = 1;
-    return was;
-}
-
-static inline void weft__guard_leave(int was) { weft__in_recorder = was; }
-
 /* ---- the hot paths' globals, on one page ---------------------------------- */
 
 /* What every recording call reads first: whether a recording is on, and where
@@ -92,16 +82,17 @@ WEFT__HIDDEN void weft__tls_init(void);
 #undef WEFT__ON
 #define WEFT__ON() WEFT__UNLIKELY(__atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED))
 
-static inline int *weft__guard_ptr(void)
+/* The address of a thread-local of this library from its offset, or
+ * `fallback` (the ordinary access) before weft__tls_init() ran. */
+static inline void *weft__tls_at(intptr_t off, void *fallback)
 {
-    intptr_t off = weft__tp_guard;
-    return __builtin_expect(off != 0, 1) ? (int *)((char *)__builtin_thread_pointer() + off)
-                                        : &weft__in_recorder;
+    return __builtin_expect(off != 0, 1) ? (char *)__builtin_thread_pointer() + off : fallback;
 }
 
-/* weft__guard_enter() and _leave() through weft__guard_ptr(), for the hot
- * paths once recording. */
-static inline int weft__hot_guard_enter(void)
+static inline int *weft__guard_ptr(void) { return weft__tls_at(weft__tp_guard, &weft__in_recorder); }
+
+/* Sets the guard and returns its previous value, for weft__guard_leave(). */
+static inline int weft__guard_enter(void)
 {
     int *g = weft__guard_ptr();
     int was = *g;
@@ -109,7 +100,16 @@ static inline int weft__hot_guard_enter(void)
     return was;
 }
 
-static inline void weft__hot_guard_leave(int was) { *weft__guard_ptr() = was; }
+static inline void weft__guard_leave(int was) { *weft__guard_ptr() = was; }
+
+/* Publishes a recording's generation (0: none) to both copies. The
+ * library's own copy decides; the header's inline check is only the fast
+ * skip, so a call it lets through in between is still checked here. */
+static inline void weft__gen_publish(uint32_t gen)
+{
+    __atomic_store_n(&weft__gen_self, gen, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
+}
 
 /* True when a wrapper should record: a recording is on and this thread is not
  * already inside the recorder. */
@@ -275,8 +275,14 @@ typedef struct __attribute__((aligned(64))) weft_thread {
 #define WEFT_LIVE_TAG(w) ((w) >> 40)
 #define WEFT_LIVE_COMMIT(w) (((w) >> 20 & 0xFFFFFu) << 32 | ((w) & 0xFFFFFu))
 
-/* Publishes the current chunk's count: every event, and the chunk's own
- * commit word once when it is handed over (weft__chunk_final). */
+/* The tag of chunk c of t in the live word. */
+static inline uint64_t weft__chunk_tag(const weft_thread *t, const weft_chunk *c)
+{
+    return (uint64_t)(c - t->chunks) + 1;
+}
+
+/* Publishes the current chunk's count after every event; the chunk's own
+ * commit word takes the final one when it is handed over (chunk_final). */
 static inline void weft__live_store(weft_thread *t, uint32_t bytes)
 {
     atomic_store_explicit(&t->live, WEFT_LIVE(t->cur_tag, t->count, bytes), memory_order_release);
@@ -294,9 +300,7 @@ WEFT__HIDDEN weft_thread *weft__thread_slow(void);
 
 static inline weft_thread *weft__thread(void)
 {
-    intptr_t off = weft__tp_self;
-    weft_thread *t = __builtin_expect(off != 0, 1) ? *(weft_thread **)((char *)__builtin_thread_pointer() + off)
-                                                  : weft__self;
+    weft_thread *t = *(weft_thread **)weft__tls_at(weft__tp_self, &weft__self);
     if (__builtin_expect(t != NULL && t->gen == __atomic_load_n(&weft__gen_self, __ATOMIC_RELAXED), 1))
         return t;
     return weft__thread_slow();

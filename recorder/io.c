@@ -24,7 +24,7 @@ static WEFT__HOT __attribute__((noinline)) void io_record(unsigned op, int fd, i
     uint64_t q1 = weft__raw_ticks() >> weft__tick_shift;
     if (!WEFT__ON()) /* the recording stopped during the call */
         return;
-    int was = weft__hot_guard_enter(); /* nothing here sets errno but the slow paths, which keep it */
+    int was = weft__guard_enter(); /* nothing here sets errno but the slow paths, which keep it */
     weft_thread *t = weft__thread();
     if (t) {
         uint8_t *p = ev_open_at(t, WEFT_EV_IO, WEFT_EVENT_MAX, q1);
@@ -36,7 +36,7 @@ static WEFT__HOT __attribute__((noinline)) void io_record(unsigned op, int fd, i
             ev_close(t, weft_put_uvarint(p, (uintptr_t)site));
         }
     }
-    weft__hot_guard_leave(was);
+    weft__guard_leave(was);
 }
 
 /* The result of a call that returns -1 and sets errno on failure. */

@@ -53,8 +53,7 @@ const char *weft_strerror(int err)
  * drain, then the writer its last cycle. Under session_lock. */
 static int finish_recording(int reason)
 {
-    __atomic_store_n(&weft__gen_self, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
+    weft__gen_publish(0);
     weft__sched_stop();
     int rc = weft__writer_finish(reason);
     active = false;
@@ -99,8 +98,7 @@ static void fork_parent(void)
  * (the parent's file is the parent's) until it calls weft_start() itself. */
 static void fork_child(void)
 {
-    __atomic_store_n(&weft__gen_self, 0, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
+    weft__gen_publish(0);
     weft__writer_forget();
     weft__thread_after_fork_child();
     weft__writer_gen = 0;
@@ -242,8 +240,7 @@ int weft_start(const weft_config *cfg)
             active = true;
             if (!weft__tp_self) /* before the constructor ran: preload.c's start */
                 weft__tls_init();
-            __atomic_store_n(&weft__gen_self, gen, __ATOMIC_SEQ_CST);
-            __atomic_store_n(&weft__gen, gen, __ATOMIC_SEQ_CST);
+            weft__gen_publish(gen);
         }
     }
     weft__guard_leave(was);

@@ -434,7 +434,7 @@ static int chunk_open(weft_thread *t, uint64_t now_q)
     t->last_task = 0;
     t->pos = p;
     t->count = 1;
-    t->cur_tag = (uint64_t)(c - t->chunks) + 1;
+    t->cur_tag = weft__chunk_tag(t, c);
     weft__live_store(t, (uint32_t)(p - t->base));
     atomic_store_explicit(&t->cur_pub, c, memory_order_release);
     return 0;

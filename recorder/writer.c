@@ -304,7 +304,7 @@ static uint64_t commit_of(weft_thread *t, weft_chunk *c, bool current)
 {
     if (current) {
         uint64_t w = atomic_load_explicit(&t->live, memory_order_acquire);
-        if (WEFT_LIVE_TAG(w) == (uint64_t)(c - t->chunks) + 1)
+        if (WEFT_LIVE_TAG(w) == weft__chunk_tag(t, c))
             return WEFT_LIVE_COMMIT(w);
     }
     return atomic_load_explicit(&c->commit, memory_order_acquire);
@@ -496,7 +496,7 @@ static void *writer_main(void *arg)
             reason = W.err ? WEFT_END_WRITE_ERROR : WEFT_END_WINDOW;
             uint32_t g = W.gen; /* stop events, unless weft_stop beat us to it */
             if (__atomic_compare_exchange_n(&weft__gen_self, &g, 0, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-                __atomic_store_n(&weft__gen, 0, __ATOMIC_SEQ_CST);
+                weft__gen_publish(0);
             /* The sampler's last drain must land before the final cycle. */
             weft__sched_stop();
         }

@@ -337,13 +337,6 @@ wv_index *wv_index_load(wv_reader *r)
     return x;
 }
 
-static void latency_free(wv_latency *l)
-{
-    for (size_t i = 0; i < l->ntypes; i++)
-        free(l->types[i].idx);
-    free(l->types);
-}
-
 void wv_index_free(wv_index *x)
 {
     if (!x)
@@ -365,8 +358,8 @@ void wv_index_free(wv_index *x)
             free(x->counters[i].mm[k]);
     }
     wv_rt_index_free(x->rt);
-    latency_free(&x->task_lat);
-    latency_free(&x->region_lat);
+    wv_latency_free(&x->task_lat);
+    wv_latency_free(&x->region_lat);
     free(x->logs_by_task);
     free(x->rows);
     free(x->threads);

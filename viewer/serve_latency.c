@@ -132,7 +132,7 @@ static int build(wv_latency *l, const lat_src *c)
     return rc;
 }
 
-static void latency_free(wv_latency *l)
+void wv_latency_free(wv_latency *l)
 {
     for (size_t i = 0; l->types && i < l->ntypes; i++)
         free(l->types[i].idx);
@@ -157,7 +157,7 @@ static const wv_latency *lazy(wv_index *x, wv_latency *l, int *built, int tasks)
         if (ok && !*built)
             *l = mine, *built = 1;
         else
-            latency_free(&mine); /* out of memory, or another thread's came first */
+            wv_latency_free(&mine); /* out of memory, or another thread's came first */
         pthread_mutex_unlock(&x->lazy_lock);
     }
     return is_built(x, built) ? l : NULL;
