@@ -327,7 +327,7 @@ static void pause_check(unsigned op, size_t size, uint64_t t0, uint64_t t1, void
             p = weft_put_uvarint(p, op);
             p = weft_put_uvarint(p, size);
             p = weft_put_uvarint(p, q1 - (t0 >> weft__tick_shift));
-            ev_close(t, weft_put_uvarint(p, (uintptr_t)site));
+            ev_close(t, weft_put_addr(p, &t->codes.site, (uintptr_t)site));
         }
     }
     weft__guard_leave(was);

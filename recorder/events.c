@@ -45,8 +45,8 @@ weft_task weft__task_begin(weft_task parent, const char *type, int copy)
     weft_task id = weft__task_id(t);
     uint8_t *p = ev_open(t, WEFT_EV_TASK_BEGIN, WEFT_EVENT_MAX);
     if (p) {
-        p = weft_put_task(p, &t->last_task, id);
-        p = weft_put_task(p, &t->last_task, parent);
+        p = weft_put_task(p, &t->codes.task, id);
+        p = weft_put_task(p, &t->codes.task, parent);
         ev_close(t, weft_put_uvarint(p, name));
     }
     return id;
@@ -59,7 +59,7 @@ void weft__task_end(weft_task task)
         return;
     uint8_t *p = ev_open(t, WEFT_EV_TASK_END, WEFT_EVENT_MAX);
     if (p)
-        ev_close(t, weft_put_task(p, &t->last_task, task));
+        ev_close(t, weft_put_task(p, &t->codes.task, task));
 }
 
 /* ---- regions -------------------------------------------------------------- */
@@ -84,7 +84,7 @@ weft_region weft__region_begin(weft_task task, const char *type, int copy)
     o->name = name;
     o->recorded = p != NULL;
     if (p) {
-        p = weft_put_task(p, &t->last_task, task);
+        p = weft_put_task(p, &t->codes.task, task);
         ev_close(t, weft_put_uvarint(p, name));
     }
     r.id = (uint64_t)t->index << SERIAL_BITS | o->serial;
@@ -168,7 +168,7 @@ static void log_write(weft_thread *t, weft_task task, uint32_t cat, const char *
     uint8_t *p = ev_open(t, WEFT_EV_LOG, WEFT_EVENT_MAX + WEFT_UVARINT_MAX + keep);
     if (!p)
         return;
-    p = weft_put_task(p, &t->last_task, task);
+    p = weft_put_task(p, &t->codes.task, task);
     p = weft_put_uvarint(p, cat);
     p = weft_put_uvarint(p, keep);
     memcpy(p, msg, keep);

@@ -215,7 +215,7 @@ typedef struct __attribute__((aligned(64))) weft_thread {
     uint8_t *base;
     weft_chunk *cur;
     uint64_t last;   /* quantized ticks of the previous event in this chunk */
-    uint64_t last_task; /* previous task id written in this chunk (kind T) */
+    weft_chunk_codes codes; /* what kinds T and A are coded against in this chunk */
     uint32_t count;  /* events in the current chunk */
     uint32_t gen;    /* recording this state belongs to */
     uint32_t depth;  /* open regions */

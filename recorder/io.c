@@ -33,7 +33,7 @@ static WEFT__HOT __attribute__((noinline)) void io_record(unsigned op, int fd, i
             p = weft_put_uvarint(p, weft_zigzag(fd));
             p = weft_put_uvarint(p, weft_zigzag(result));
             p = weft_put_uvarint(p, q1 - (t0 >> weft__tick_shift));
-            ev_close(t, weft_put_uvarint(p, (uintptr_t)site));
+            ev_close(t, weft_put_addr(p, &t->codes.site, (uintptr_t)site));
         }
     }
     weft__guard_leave(was);

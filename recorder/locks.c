@@ -133,7 +133,7 @@ static void record_wait(unsigned op, const void *lock, void *site, uint64_t t0, 
         if (p) {
             p = weft_put_uvarint(p, op);
             p = weft_put_uvarint(p, (uintptr_t)lock);
-            p = weft_put_uvarint(p, (uintptr_t)site);
+            p = weft_put_addr(p, &t->codes.site, (uintptr_t)site);
             p = weft_put_uvarint(p, q1 - (t0 >> weft__tick_shift));
             ev_close(t, weft_put_uvarint(p, holder));
         }

@@ -431,7 +431,7 @@ static int chunk_open(weft_thread *t, uint64_t now_q)
     *p++ = WEFT_EV_TIME_BASE;
     p = weft_put_uvarint(p, now_q);
     t->last = now_q;
-    t->last_task = 0;
+    t->codes = (weft_chunk_codes){0, 0};
     t->pos = p;
     t->count = 1;
     t->cur_tag = weft__chunk_tag(t, c);

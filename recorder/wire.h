@@ -20,7 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#define WEFT_FORMAT_VERSION 1
+/* Version 2 delta-codes call sites (kind A, below); version 1 stored them as
+ * plain U. The reader takes both (docs/format.md, "Versioning"). */
+#define WEFT_FORMAT_VERSION 2
 
 /* The header travels in an LZ4 skippable frame so `lz4 -d` skips it and
  * decompresses the events. */
@@ -64,8 +66,12 @@ enum weft_record_kind {
  * B: uvarint length + bytes; only ever the last argument. N: no argument.
  * T: a task id, delta-coded (weft_put_task/weft_get_task): nested regions of
  *    one task, and consecutive tasks, then cost one byte instead of two or
- *    three. */
-enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_ARG_B, WEFT_ARG_T };
+ *    three.
+ * A: a code address (a call site), delta-coded like T (weft_put_addr /
+ *    weft_addr_of): a thread calls from a few sites in one library, so the
+ *    difference from the chunk's previous site takes 1-3 bytes where the
+ *    address takes 6-7. Version 1 files stored these as U. */
+enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_ARG_B, WEFT_ARG_T, WEFT_ARG_A };
 
 /* Event flags. */
 #define WEFT_EVF_UNTIMED 1u /* no time delta follows the code byte */
@@ -105,13 +111,13 @@ enum weft_arg_kind { WEFT_ARG_N = 0, WEFT_ARG_U, WEFT_ARG_I, WEFT_ARG_S, WEFT_AR
     X(0x0E, SCHED, "sched", 0, 3, U, "thread", U, "cpu", U, "switch", N, "", N, "")                                   \
     X(0x0F, SCHEDSTAT, "schedstat", 0, 4, U, "thread", U, "run_ns", U, "wait_ns", U, "slices", N, "")                 \
     X(0x10, SCHED_LOST, "sched_lost", 0, 2, U, "thread", U, "count", N, "", N, "", N, "")                             \
-    X(0x11, LOCK_WAIT, "lock_wait", 0, 5, U, "op", U, "lock", U, "site", U, "dur", U, "holder")                       \
+    X(0x11, LOCK_WAIT, "lock_wait", 0, 5, U, "op", U, "lock", A, "site", U, "dur", U, "holder")                       \
     X(0x12, LOCK_RELEASE, "lock_release", 0, 1, U, "lock", N, "", N, "", N, "", N, "")                                \
-    X(0x13, IO, "io", 0, 5, U, "op", I, "fd", I, "result", U, "dur", U, "site")                                       \
+    X(0x13, IO, "io", 0, 5, U, "op", I, "fd", I, "result", U, "dur", A, "site")                                       \
     X(0x14, GC_BEGIN, "gc_begin", 0, 1, S, "kind", N, "", N, "", N, "", N, "")                                        \
     X(0x15, GC_END, "gc_end", 0, 0, N, "", N, "", N, "", N, "", N, "")                                                \
     X(0x16, HEAP, "heap", 0, 2, U, "source", U, "bytes", N, "", N, "", N, "")                                         \
-    X(0x17, ALLOC_PAUSE, "alloc_pause", 0, 4, U, "op", U, "size", U, "dur", U, "site", N, "")                         \
+    X(0x17, ALLOC_PAUSE, "alloc_pause", 0, 4, U, "op", U, "size", U, "dur", A, "site", N, "")                         \
     X(0x18, UV_LOOP, "uv_loop", 0, 3, U, "loop", U, "phase", U, "dur", N, "", N, "")
 
 enum weft_event_code {
@@ -383,6 +389,29 @@ static inline uint64_t weft_task_of(uint64_t *last, uint64_t v)
     *last += (uint64_t)weft_unzigzag(v - 1);
     return *last;
 }
+
+/* Call sites (kind A): stored as zigzag(addr - last), where `last` is the
+ * previous site written in the same chunk (0 at the chunk's TIME_BASE), and
+ * becomes `last`. */
+static inline uint8_t *weft_put_addr(uint8_t *p, uint64_t *last, uint64_t addr)
+{
+    uint64_t v = weft_zigzag((int64_t)(addr - *last));
+    *last = addr;
+    return weft_put_uvarint(p, v);
+}
+
+static inline uint64_t weft_addr_of(uint64_t *last, uint64_t v)
+{
+    *last += (uint64_t)weft_unzigzag(v);
+    return *last;
+}
+
+/* What kinds T and A are coded against within a chunk; TIME_BASE resets
+ * both. */
+typedef struct weft_chunk_codes {
+    uint64_t task; /* previous non-zero task id */
+    uint64_t site; /* previous call site */
+} weft_chunk_codes;
 
 /* Reads a LEB128 value from [*p, end). Returns 0 and advances *p on success;
  * -1 if the input ends inside the value or the value overflows 64 bits. */

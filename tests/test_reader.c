@@ -521,6 +521,61 @@ Test(reader, missing_file_fails_with_the_os_reason)
     wv_reader_close(r);
 }
 
+/* Call sites (kind A): a version 2 file codes each against the chunk's
+ * previous site, a version 1 file stores them whole; both read back exactly,
+ * across chunks (where the coding restarts) and across event types. */
+static void sites_trace(unsigned version, const uint64_t *sites, size_t n)
+{
+    tg_opts o = tg_defaults();
+    o.version = version;
+    tg *g = tg_new(&o);
+    tg_thread(g, 0, 101, "main");
+    for (size_t i = 0; i < n; i++) {
+        if (i % 3 == 0) { /* a new chunk every three events */
+            if (i)
+                tg_batch_end(g);
+            tg_batch_chunk(g, 0);
+            tg_ev(g, 1000 + 10 * i, WEFT_EV_TIME_BASE, 0, 0, 0);
+        }
+        if (i % 2)
+            tg_ev5(g, 1001 + 10 * i, WEFT_EV_LOCK_WAIT, 1, 0x5000, sites[i], 4, 0);
+        else
+            tg_ev5(g, 1001 + 10 * i, WEFT_EV_IO, 2, 7, 64, 3, sites[i]);
+    }
+    tg_batch_end(g);
+    tg_end_thread(g, 0, n + (n + 2) / 3, 0);
+    tg_end(g, WEFT_END_STOP, n + (n + 2) / 3, 0, 4096);
+    tg_frame(g);
+    const char *p = write_trace(g, version == 1 ? "sites-v1.weft" : "sites-v2.weft");
+    wv_reader *r = wv_reader_open(p);
+    cr_assert_eq(wv_reader_status(r), WV_OK, "%s", wv_reader_message(r));
+    wv_event ev;
+    size_t got = 0;
+    while (wv_reader_next(r, &ev)) {
+        if (ev.code == WEFT_EV_TIME_BASE)
+            continue;
+        cr_assert_lt(got, n);
+        unsigned arg = ev.code == WEFT_EV_IO ? 4 : 2;
+        cr_expect_eq(ev.arg[arg], sites[got], "version %u, event %zu: site 0x%llx, want 0x%llx", version,
+                     got, (unsigned long long)ev.arg[arg], (unsigned long long)sites[got]);
+        got++;
+    }
+    cr_expect_eq(got, n);
+    cr_expect_eq(wv_reader_status(r), WV_OK, "%s", wv_reader_message(r));
+    wv_reader_close(r);
+    tg_free(g);
+}
+
+Test(reader, call_sites_read_back_from_version_1_and_2_files)
+{
+    const uint64_t sites[] = {0x7f12345678a0, 0x7f1234567000, 0x7f12345678a0, 0x55aabbcc0010,
+                              0x7f12345678a0, 0x7f12345678a0, 1,              0x7fffffffffff,
+                              0x7f1234567000, 0x7f1234567000};
+    size_t n = sizeof sites / sizeof *sites;
+    sites_trace(1, sites, n);
+    sites_trace(2, sites, n);
+}
+
 static void expect_open_failure(const void *bytes, size_t len, const char *name,
                                 const char *fmt, unsigned long long off)
 {

@@ -90,6 +90,24 @@ Test(wire, zigzag_and_task_deltas_round_trip)
     }
 }
 
+Test(wire, call_site_deltas_round_trip_and_a_nearby_site_is_short)
+{
+    uint64_t sites[] = {0x7f0012345678, 0x7f0012345678, 0x7f0012345000, 0x55aa00001000, 0, UINT64_MAX, 1};
+    uint8_t buf[256], *p = buf, *ends[8];
+    uint64_t wlast = 0, rlast = 0;
+    for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++)
+        ends[i] = p = weft_put_addr(p, &wlast, sites[i]);
+    cr_expect_eq(ends[0] - buf, 7, "the chunk's first site is whole: 7 bytes");
+    cr_expect_eq(ends[1] - ends[0], 1, "the same site again takes one byte");
+    cr_expect_eq(ends[2] - ends[1], 2, "a site 0x678 bytes away takes two");
+    const uint8_t *q = buf;
+    for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+        uint64_t v = 0;
+        cr_assert_eq(weft_get_uvarint(&q, p, &v), 0);
+        cr_expect_eq(weft_addr_of(&rlast, v), sites[i], "site %zu", i);
+    }
+}
+
 Test(wire, header_bytes_sit_at_the_documented_offsets)
 {
     weft_header h;

@@ -68,7 +68,7 @@ typedef struct wv_tstate {
     uint8_t delivered;   /* pub.last_ns is meaningful */
     wv_batch *head, *tail;
     uint64_t ticks;      /* time of the last event decoded */
-    uint64_t last_task;  /* task id the next T argument is coded against */
+    weft_chunk_codes codes; /* what the next T and A arguments are coded against */
     wv_event peek;       /* the next event, valid while in the merge tree */
     uint8_t in_tree;     /* peek is in the merge tree */
 } wv_tstate;
@@ -368,12 +368,13 @@ static inline int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 /* Decodes one event at *pp generically from the spec table: the code byte,
- * the time delta of timed events, then each argument by its kind. `*last` is
- * the chunk's previous task id, which kind T is coded against (TIME_BASE, at
- * every chunk start, resets it).
+ * the time delta of timed events, then each argument by its kind. `codes`
+ * holds the chunk's previous task id and call site, which kinds T and A are
+ * coded against (TIME_BASE, at every chunk start, resets them). `sites_plain`:
+ * a version 1 file, whose call sites are plain U.
  * @return 0 and advances *pp, or -1 if the bytes do not form an event. */
 static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, uint64_t *dt,
-                        uint64_t *last)
+                        weft_chunk_codes *codes, int sites_plain)
 {
     const uint8_t *p = *pp;
     unsigned code = *p++;
@@ -396,7 +397,9 @@ static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, ui
         if (kind == WEFT_ARG_I)
             v = (uint64_t)weft_unzigzag(v);
         else if (kind == WEFT_ARG_T)
-            v = weft_task_of(last, v);
+            v = weft_task_of(&codes->task, v);
+        else if (kind == WEFT_ARG_A && !sites_plain)
+            v = weft_addr_of(&codes->site, v);
         else if (kind == WEFT_ARG_B) {
             if (v > (uint64_t)(end - p))
                 return -1;
@@ -407,7 +410,7 @@ static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, ui
         ev->arg[i] = v;
     }
     if (code == WEFT_EV_TIME_BASE)
-        *last = 0;
+        *codes = (weft_chunk_codes){0, 0};
     ev->code = (uint8_t)code;
     ev->synthetic = 0;
     *pp = p;
@@ -419,11 +422,12 @@ static int decode_event(const uint8_t **pp, const uint8_t *end, wv_event *ev, ui
 static int validate_batch(wv_reader *r, uint64_t index, const uint8_t *p, const uint8_t *end,
                           uint64_t offset, uint64_t count)
 {
-    uint64_t n = 0, dt, last = 0; /* task ids only matter when delivered */
+    uint64_t n = 0, dt;
+    weft_chunk_codes codes = {0, 0}; /* their values only matter when delivered */
     wv_event ev;
     while (p < end) {
         const uint8_t *at = p;
-        if (decode_event(&p, end, &ev, &dt, &last))
+        if (decode_event(&p, end, &ev, &dt, &codes, r->hdr.version < 2))
             return corrupt(r, r->unit_off, "corrupt batch of thread %llu: bad event (code 0x%02x)",
                            (unsigned long long)index, *at), -1;
         if (n == 0 && offset == 0 && ev.code != WEFT_EV_TIME_BASE)
@@ -522,7 +526,7 @@ static int thread_advance(wv_reader *r, wv_tstate *t)
     } else {
         const uint8_t *p = b->data + b->pos;
         uint64_t dt;
-        decode_event(&p, b->data + b->len, ev, &dt, &t->last_task); /* validated when queued */
+        decode_event(&p, b->data + b->len, ev, &dt, &t->codes, r->hdr.version < 2); /* validated when queued */
         b->pos = (uint32_t)(p - b->data);
         t->ticks = ev->code == WEFT_EV_TIME_BASE ? ev->arg[0] : t->ticks + dt;
     }

@@ -16,7 +16,7 @@ typedef struct buf {
 
 typedef struct tg_thread_state {
     uint64_t seq, chunk_off, ticks;
-    uint64_t last_task; /* for kind T, as the recorder codes it */
+    weft_chunk_codes codes; /* for kinds T and A, as the recorder codes them */
 } tg_thread_state;
 
 struct tg {
@@ -30,6 +30,7 @@ struct tg {
     size_t nframes;
     tg_thread_state th[64];
     int in_batch;
+    int sites_plain; /* a version 1 file: kind A is written as U */
     uint64_t b_index, b_seq, b_offset, b_count;
 };
 
@@ -76,6 +77,7 @@ tg *tg_new(const tg_opts *o)
     weft_header h;
     memset(&h, 0, sizeof h);
     h.version = d.version;
+    g->sites_plain = d.version < 2;
     h.clock = d.clock;
     h.tick_shift = d.tick_shift;
     h.sched_source = d.sched_source;
@@ -249,7 +251,10 @@ static void encode(tg *g, uint64_t ticks, unsigned code, const uint64_t *a, cons
             put_uv(&g->batch, weft_zigzag((int64_t)v));
         else if (s->kind[i] == WEFT_ARG_T) {
             uint8_t tmp[WEFT_UVARINT_MAX];
-            put(&g->batch, tmp, (size_t)(weft_put_task(tmp, &t->last_task, v) - tmp));
+            put(&g->batch, tmp, (size_t)(weft_put_task(tmp, &t->codes.task, v) - tmp));
+        } else if (s->kind[i] == WEFT_ARG_A && !g->sites_plain) {
+            uint8_t tmp[WEFT_UVARINT_MAX];
+            put(&g->batch, tmp, (size_t)(weft_put_addr(tmp, &t->codes.site, v) - tmp));
         }
         else if (s->kind[i] == WEFT_ARG_B) {
             put_uv(&g->batch, n);
@@ -258,7 +263,7 @@ static void encode(tg *g, uint64_t ticks, unsigned code, const uint64_t *a, cons
             put_uv(&g->batch, v);
     }
     if (code == WEFT_EV_TIME_BASE)
-        t->last_task = 0;
+        t->codes = (weft_chunk_codes){0, 0};
     g->b_count++;
 }
 
