@@ -4,10 +4,10 @@
  * Call sites are stored as raw return addresses (docs/format.md, "Runtime
  * events"). To turn one into a function and file:line the viewer needs to
  * know which file was mapped at that address: the writer reports every
- * executable mapping of /proc/self/maps at the start of a recording and, at
- * its end, the ones that appeared since (libraries loaded with dlopen). A
- * library both loaded and unloaded in between is missed; its sites stay
- * unsymbolized.
+ * executable mapping of /proc/self/maps at the start of a recording, the
+ * ones that appeared since in the first cycle after a dlopen (before that
+ * cycle's events), and any left at its end. A library both loaded and
+ * unloaded within one cycle is missed; its sites stay unsymbolized.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -34,7 +34,8 @@ static uint64_t hash_bytes(const char *s, size_t n)
 }
 
 /* O(n) per mapping, O(n^2) per scan: a process has a few hundred
- * executable mappings at most, and a scan runs twice per recording. */
+ * executable mappings at most, and a scan runs at the start, at the end and
+ * after each dlopen. */
 static bool seen_before(const weft_modules *m, const struct weft_module_seen *s)
 {
     for (size_t i = 0; i < m->n; i++)

@@ -15,8 +15,9 @@
  *      already in the table;
  *   D. returns written chunks to their threads' free rings.
  * The MODULE records of the executable mappings (modules.c) go first, read
- * by weft_start's thread before the writer exists, and again before the END
- * record for the mappings that appeared since.
+ * by weft_start's thread before the writer exists; a cycle that finds the
+ * loader has loaded more since reports the new mappings before its batches
+ * (write_new_modules), and the last cycle rescans once more before END.
  * A frame stays open across cycles (blocks linked to the previous 64 KiB), so
  * the compressor keeps its dictionary: one frame per 100 ms cycle cost ~4 %
  * more bytes. Each cycle still ends on a complete block, so a truncated file
@@ -28,6 +29,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <link.h>
 #include <lz4frame.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -89,6 +91,7 @@ static struct {
     size_t mem_peak;
     uint64_t win_start_ns, win_bytes, last_rate; /* input rate, for the level */
     weft_modules modules; /* mappings already in MODULE records */
+    unsigned long long loads; /* the loader's dlopen count at the last scan */
 } W;
 
 static pthread_once_t sem_once = PTHREAD_ONCE_INIT;
@@ -235,9 +238,42 @@ static void write_module(void *ctx, uint64_t start, uint64_t end, uint64_t offse
     record(WEFT_REC_MODULE, b, (size_t)(p - b), path, len);
 }
 
+static int read_loads(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    if (size >= offsetof(struct dl_phdr_info, dlpi_adds) + sizeof info->dlpi_adds)
+        *(unsigned long long *)arg = info->dlpi_adds;
+    return 1; /* every entry carries the same count */
+}
+
+/* How many objects the dynamic loader has loaded so far (dlopen adds one). */
+static unsigned long long loads_now(void)
+{
+    unsigned long long n = 0;
+    dl_iterate_phdr(read_loads, &n);
+    return n;
+}
+
 /* Mappings not reported yet. Without /proc (a chroot, say) the file simply
  * has no MODULE records and call sites stay raw addresses. */
-static void write_modules(void) { weft__modules_scan(&W.modules, write_module, NULL); }
+static void write_modules(void)
+{
+    W.loads = loads_now(); /* first: a load during the scan is seen next time */
+    weft__modules_scan(&W.modules, write_module, NULL);
+}
+
+/* A cycle reports the libraries loaded since the last scan before its
+ * batches, so a streaming reader (weft json) knows a library's mapping
+ * before any event of it. The loader's count is read after the commits:
+ * an event committed by then was recorded after the dlopen that made its
+ * code, so the count already includes that dlopen. Reading /proc/self/maps
+ * costs ~100 us, hence only when the count moved. */
+static bool write_new_modules(void)
+{
+    if (loads_now() == W.loads)
+        return false;
+    write_modules();
+    return true;
+}
 
 /* New strings since the last cycle, in records of at most ~64 KiB. */
 static void write_strings(void)
@@ -387,9 +423,10 @@ static void cycle(bool partial)
     pthread_mutex_lock(&weft__lock);
     collect(partial);
     pthread_mutex_unlock(&weft__lock);
+    bool modules = write_new_modules();
     weft_clock_sample s = weft__clock_sample();
     bool strings = weft__strtab_count() > W.strings_written;
-    if (W.nwork || strings || partial) {
+    if (W.nwork || strings || partial || modules) {
         write_clock(s);
         write_strings();
         for (size_t i = 0; i < W.nwork; i++) {

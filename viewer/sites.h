@@ -3,10 +3,11 @@
  * with the MODULE records its reader has read so far.
  *
  * The recorder writes the mappings present when recording starts before any
- * event, and those of libraries loaded later only when the recording ends:
- * a streaming consumer (`weft json`) sees a site in such a library before
- * its mapping and shows its address; `weft stats`, which prints at the end,
- * names it.
+ * event, and those of a library loaded later before the first events written
+ * after its dlopen, so a streaming consumer (`weft json`) knows the mapping
+ * of every site it meets. (Files from before that change report such
+ * libraries only at the end: there `weft json` shows their sites' addresses,
+ * and `weft stats`, which prints at the end, names them.)
  */
 #ifndef WV_SITES_H
 #define WV_SITES_H
