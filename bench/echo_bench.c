@@ -23,6 +23,12 @@
  * (issue 3): recorded >= 98 % of the baseline. Other processes' CPU use is
  * printed too, since it moves the figure more than weft does.
  *
+ * Beside it, the server's CPU time per request (every thread of the process,
+ * weft's writer and sampler included; echo_server prints its getrusage at
+ * exit), as the median of each pair's ratio. It moves by 1-2 % where the
+ * throughput ratio moves by 5, so it is the figure to compare two builds
+ * by; it leaves out what the load generator loses to weft's threads. 
+ *
  * Usage: echo_bench [--quick] [--runs N] [--seconds S] [--conns C] [--size Z]
  *                   [--inproc] [--dir DIR]
  *   defaults: 10 pairs of 1 s runs, 16 connections, 64-byte messages
@@ -52,6 +58,7 @@ typedef struct server {
     pid_t pid;
     FILE *out; /* its stdout: the "listening on" line, then its summary */
     int port;
+    double cpu_s; /* its CPU time, all threads, from the summary; -1: none */
 } server;
 
 /* Starts argv (a server command line) with stdout on a pipe and stderr to
@@ -95,8 +102,9 @@ static int server_start(server *s, char *const argv[], const char *errlog)
 static int server_wait(server *s)
 {
     char rest[1024];
+    s->cpu_s = -1;
     while (fgets(rest, sizeof rest, s->out))
-        ;
+        sscanf(rest, "echo_server: cpu %lf s", &s->cpu_s);
     fclose(s->out);
     int st;
     while (waitpid(s->pid, &st, 0) < 0)
@@ -111,8 +119,9 @@ typedef struct opts {
     const char *dir;
 } opts;
 
-/* One run of one kind; returns requests/s, or -1 with the reason printed. */
-static double one_run(const opts *o, int recorded, int run, char *trace, size_t trace_cap)
+/* One run of one kind; returns requests/s, or -1 with the reason printed.
+ * *cpu_ns is the server's CPU time per request (all its threads). */
+static double one_run(const opts *o, int recorded, int run, char *trace, size_t trace_cap, double *cpu_ns)
 {
     char errlog[512], port[16], secs[32], conns[16], size[16];
     snprintf(errlog, sizeof errlog, "%s/echo-bench-server.log", o->dir);
@@ -138,11 +147,16 @@ static double one_run(const opts *o, int recorded, int run, char *trace, size_t 
     int load_rc = bench_run(load, NULL, NULL, out, sizeof out, &res);
     int srv_rc = server_wait(&s);
     const char *p = strstr(out, " = ");
-    if (load_rc != 0 || srv_rc != 0 || !p) {
+    double requests = 0;
+    const char *q = strstr(out, "messages: ");
+    if (q)
+        requests = atof(q + strlen("messages: "));
+    if (load_rc != 0 || srv_rc != 0 || !p || requests <= 0 || s.cpu_s < 0) {
         fprintf(stderr, "echo_bench: %s run failed (server %s, see %s): %s\n",
                 recorded ? "recorded" : "baseline", srv_rc ? "failed" : "ok", errlog, out);
         return -1;
     }
+    *cpu_ns = s.cpu_s * 1e9 / requests;
     return atof(p + 3);
 }
 
@@ -198,20 +212,26 @@ int main(int argc, char **argv)
     printf("recorded: %s\n", o.inproc ? "echo_server -o FILE (libweft + weft_uv_instrument)"
                                       : "weft record -- echo_server (preload: locks, I/O, malloc, "
                                         "context switches; + weft_uv_instrument)");
-    printf("%5s %16s %16s %8s %12s\n", "run", "baseline req/s", "recorded req/s", "ratio", "trace");
+    printf("%5s %16s %16s %8s %12s %20s\n", "run", "baseline req/s", "recorded req/s", "ratio", "trace",
+           "server CPU ns/req");
     double base[MAX_RUNS], rec[MAX_RUNS], ratio[MAX_RUNS];
+    double cpu_base[MAX_RUNS], cpu_rec[MAX_RUNS], cpu_ratio[MAX_RUNS];
     bench_others others;
     bench_others_start(&others);
     for (int i = 0; i < o.runs; i++) {
         char trace[512];
         /* Alternate which kind goes first, so neither always runs warmer. */
         int first_recorded = i % 2;
-        double a = one_run(&o, first_recorded, i, trace, sizeof trace);
-        double b = a < 0 ? -1 : one_run(&o, !first_recorded, i, trace, sizeof trace);
+        double ca, cb;
+        double a = one_run(&o, first_recorded, i, trace, sizeof trace, &ca);
+        double b = a < 0 ? -1 : one_run(&o, !first_recorded, i, trace, sizeof trace, &cb);
         if (a < 0 || b < 0)
             return 1;
         base[i] = first_recorded ? b : a;
         rec[i] = first_recorded ? a : b;
+        cpu_base[i] = first_recorded ? cb : ca;
+        cpu_rec[i] = first_recorded ? ca : cb;
+        cpu_ratio[i] = cpu_rec[i] / cpu_base[i];
         struct stat st;
         long kib = stat(trace, &st) == 0 ? (long)(st.st_size / 1024) : -1;
         if (kib < 0) {
@@ -219,7 +239,8 @@ int main(int argc, char **argv)
             return 1;
         }
         ratio[i] = rec[i] / base[i];
-        printf("%5d %16.0f %16.0f %7.1f%% %9ld KiB\n", i + 1, base[i], rec[i], 100 * ratio[i], kib);
+        printf("%5d %16.0f %16.0f %7.1f%% %9ld KiB %9.0f ->%7.0f\n", i + 1, base[i], rec[i], 100 * ratio[i],
+               kib, cpu_base[i], cpu_rec[i]);
         unlink(trace);
     }
     double busy = bench_others_cpus(&others);
@@ -229,6 +250,9 @@ int main(int argc, char **argv)
            100 * mr / mb);
     printf("recorded throughput: %.1f%% of the baseline (median of %d pairs); target >= %.0f%%: %s\n",
            100 * m, o.runs, 100 * TARGET, m >= TARGET ? "met" : "NOT met");
+    double cb = bench_median(cpu_base, o.runs), cr = bench_median(cpu_rec, o.runs);
+    printf("server CPU per request, all its threads: baseline %.0f ns, recorded %.0f ns (medians); "
+           "+%.1f%% (median of %d pairs)\n", cb, cr, 100 * (bench_median(cpu_ratio, o.runs) - 1), o.runs);
     if (busy >= 0)
         printf("other processes used %.2f CPUs meanwhile%s\n", busy,
                busy > 0.25 ? ": NOISY, rerun on a quiet machine" : "");

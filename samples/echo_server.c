@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <uv.h>
 
@@ -281,5 +282,11 @@ int main(int argc, char **argv)
     printf("echo_server: %ld connections, %llu reads, %llu bytes echoed, trace in %s\n", accepted,
            (unsigned long long)reads, (unsigned long long)echoed_bytes,
            record ? out : "(none)");
+    /* The process's CPU time, every thread (weft's writer and sampler too):
+     * bench/echo_bench divides it by the requests served. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("echo_server: cpu %.6f s\n", (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                                            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     return 0;
 }
