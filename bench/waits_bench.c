@@ -9,6 +9,11 @@
  *   sem      weft_sem_post + weft_sem_wait (never blocks)     (target +5 ns)
  *   read     weft_read of 1 byte from /dev/zero against read(): every call is
  *            recorded (two clock reads and one IO event), no target
+ *   tcp      a 64-byte round trip over 127.0.0.1 in one thread (write, read,
+ *            write, read: four IO events) with weft_read/weft_write against
+ *            the plain calls. The kernel's TCP path between two calls is what
+ *            a server's is, so this is the per-call cost a server pays; the
+ *            /dev/zero read leaves the caches and TLB far warmer. No target.
  *
  * Each run times the plain loop, the wrapped loop while recording and the
  * wrapped loop while not recording back to back, so all three share the
@@ -22,11 +27,14 @@
 #include "bench.h"
 #include "weft.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/tcp.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_RUNS 64
@@ -66,6 +74,56 @@ static char byte;
 LOOP(plain_read, bench_sink((uint64_t)read(zero_fd, &byte, 1)))
 LOOP(weft_read_loop, bench_sink((uint64_t)weft_read(zero_fd, &byte, 1)))
 
+/* Both ends of one TCP connection over loopback; -1 when it could not be
+ * made (the figure is then left out). */
+static int tcp_c = -1, tcp_s = -1;
+static char msg[64];
+
+static uint64_t tcp_trip_plain(void)
+{
+    uint64_t n = (uint64_t)write(tcp_c, msg, sizeof msg);
+    n += (uint64_t)read(tcp_s, msg, sizeof msg);
+    n += (uint64_t)write(tcp_s, msg, sizeof msg);
+    return n + (uint64_t)read(tcp_c, msg, sizeof msg);
+}
+
+static uint64_t tcp_trip_weft(void)
+{
+    uint64_t n = (uint64_t)weft_write(tcp_c, msg, sizeof msg);
+    n += (uint64_t)weft_read(tcp_s, msg, sizeof msg);
+    n += (uint64_t)weft_write(tcp_s, msg, sizeof msg);
+    return n + (uint64_t)weft_read(tcp_c, msg, sizeof msg);
+}
+
+LOOP(plain_tcp, bench_sink(tcp_trip_plain()))
+LOOP(weft_tcp, bench_sink(tcp_trip_weft()))
+
+/* Connects tcp_c to tcp_s over 127.0.0.1, Nagle off as a server sets it.
+ * @return 0, or -1 (with the reason printed) and both left -1. */
+static int tcp_setup(void)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    int one = 1, l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s = -1;
+    if (l >= 0 && c >= 0 && bind(l, (struct sockaddr *)&a, sizeof a) == 0 && listen(l, 1) == 0 &&
+        getsockname(l, (struct sockaddr *)&a, &alen) == 0 &&
+        connect(c, (struct sockaddr *)&a, sizeof a) == 0)
+        s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+    if (l >= 0)
+        close(l);
+    if (s < 0) {
+        perror("weft-bench-waits: loopback TCP connection (the tcp figure is left out)");
+        if (c >= 0)
+            close(c);
+        return -1;
+    }
+    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    tcp_c = c, tcp_s = s;
+    return 0;
+}
+
 typedef struct figure {
     const char *name;
     void (*plain)(uint64_t);
@@ -82,8 +140,10 @@ static figure figures[] = {
     {"rwlock wrlock+unlock", plain_wrlock, weft_wrlock, 1, LOCK_TARGET_NS, {0}, {0}, {0}, 0},
     {"sem post+wait", plain_sem, weft_sem, 1, LOCK_TARGET_NS, {0}, {0}, {0}, 0},
     {"read 1 byte of /dev/zero", plain_read, weft_read_loop, 10, 0, {0}, {0}, {0}, 0},
+    /* last: main() leaves it out when there is no loopback connection */
+    {"TCP round trip: 4 calls", plain_tcp, weft_tcp, 100, 0, {0}, {0}, {0}, 0},
 };
-#define NFIG (sizeof figures / sizeof figures[0])
+static size_t nfig = sizeof figures / sizeof figures[0];
 
 static double ns_per_iter(void (*loop)(uint64_t), uint64_t n)
 {
@@ -207,16 +267,18 @@ int main(int argc, char **argv)
     }
     printf("weft-bench-waits: %d run(s) per figure, %lu lock pairs per loop (medians; ns per pair or call)\n",
            O.runs, (unsigned long)O.iters);
+    if (tcp_setup() != 0)
+        nfig--;
     leave_single_threaded_mode();
     bench_others others;
     bench_others_start(&others);
     /* Run i of every figure before run i+1 of any: a noisy moment of the VM
      * then touches one run of each, not all runs of one. */
     for (int i = 0; i < O.runs; i++)
-        for (size_t k = 0; k < NFIG; k++)
+        for (size_t k = 0; k < nfig; k++)
             if (run_once(&figures[k], i) != 0)
                 return 1;
-    for (size_t k = 0; k < NFIG; k++)
+    for (size_t k = 0; k < nfig; k++)
         report(&figures[k]);
     double busy = bench_others_cpus(&others);
     if (busy >= 0)
