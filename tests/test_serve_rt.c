@@ -638,6 +638,61 @@ Test(serve_rt, summary_says_which_runtime_views_exist)
     wv_server_free(srv);
 }
 
+/* The values of counter `name` in a window, in order. */
+static char *counter_values(const cJSON *w, const char *name)
+{
+    char *text;
+    size_t len;
+    FILE *f = open_memstream(&text, &len);
+    const cJSON *c, *pt;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(w, "counters")) if (!strcmp(istr(c, "name"), name))
+        cJSON_ArrayForEach(pt, cJSON_GetObjectItem(c, "points"))
+            fprintf(f, "%lld@%lld ", (long long)cJSON_GetArrayItem(pt, 1)->valuedouble,
+                    (long long)cJSON_GetArrayItem(pt, 0)->valuedouble);
+    fclose(f);
+    return text;
+}
+
+/* Where perf_event_open is refused, the sampler reads schedstat: no
+ * switches, so no state rows, but each thread gets its share of every
+ * sampling period on a CPU and in the run queue as two counters. */
+Test(serve_rt, schedstat_samples_become_cpu_and_run_queue_counters)
+{
+    tg_opts o = tg_defaults();
+    o.sched_source = WEFT_SCHED_SRC_SCHEDSTAT;
+    tg *g = tg_new(&o);
+    tg_thread(g, 0, 900, "weft-sampler");
+    tg_thread(g, 1, 101, "main");
+    tg_batch_chunk(g, 0);
+    tg_ev(g, RT_US(0), WEFT_EV_TIME_BASE, 0, 0, 0);
+    /* cumulative ns, as the kernel counts: 1 ms periods, the first of them
+     * half on a CPU and a quarter waiting, then all on a CPU, then mostly
+     * waiting; the last sample repeats its time and adds no period */
+    static const uint64_t at[] = {0, 1000, 2000, 3000, 3000}, run[] = {0, 500000, 1500000, 1500000, 1600000},
+                          wait[] = {0, 250000, 250000, 1000000, 1000000};
+    for (int i = 0; i < 5; i++)
+        tg_ev5(g, RT_US(at[i]), WEFT_EV_SCHEDSTAT, 1, run[i], wait[i], (uint64_t)i, 0);
+    tg_ev5(g, RT_US(3500), WEFT_EV_SCHEDSTAT, 99, 1, 2, 3, 0); /* no thread 99 */
+    tg_batch_end(g);
+    const char *paths[] = {tu_path("schedstat.weft"), NULL};
+    cr_assert_eq(tg_write(g, paths[0]), 0);
+    tg_free(g);
+    int port;
+    wv_server *srv = ts_server(paths, 0, &port);
+    cJSON *w = get_json(port, "/api/traces/t1/window?start=0&end=4000000&px=4000");
+    char *on = counter_values(w, "main (tid 101) on CPU (%)");
+    char *queued = counter_values(w, "main (tid 101) waiting for a CPU (%)");
+    cr_expect_str_eq(on, "50@0 100@1000000 0@2000000 ");
+    cr_expect_str_eq(queued, "25@0 0@1000000 75@2000000 ");
+    free(on);
+    free(queued);
+    char *text = cJSON_PrintUnformatted(w);
+    cr_expect_null(strstr(text, "\"states\""), "schedstat draws no states");
+    free(text);
+    cJSON_Delete(w);
+    wv_server_free(srv);
+}
+
 Test(serve_rt, a_trace_without_runtime_events_has_no_blocking_page)
 {
     tg *g = tg_new(NULL);

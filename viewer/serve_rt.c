@@ -309,12 +309,43 @@ static int take_heaps(wv_index *x, wv_rt_build *b)
     return 0;
 }
 
+/* Schedstat (the fallback when perf_event_open is refused) has no switches
+ * to draw as states, so each thread's samples become two counters: the share
+ * of each sampling period on a CPU and waiting for one. */
+static int take_sched(wv_index *x, wv_rt_build *b, wv_reader *r)
+{
+    for (size_t i = 0; i < b->nsched; i++) {
+        wv_sched_series *l = &b->sched[i];
+        if (!l->n)
+            continue;
+        const wv_thread *th = wv_reader_thread(r, (uint32_t)i);
+        char name[WV_MAX_NAME + 64];
+        int64_t *t2 = malloc(l->n * sizeof *t2);
+        if (!t2)
+            return -ENOMEM;
+        memcpy(t2, l->t, l->n * sizeof *t2);
+        snprintf(name, sizeof name, "%s (tid %llu) on CPU (%%)", th->name, (unsigned long long)th->tid);
+        int rc = add_counter(x, name, l->t, l->on, l->n);
+        l->t = l->on = NULL; /* the counter owns them now, or they are freed */
+        snprintf(name, sizeof name, "%s (tid %llu) waiting for a CPU (%%)", th->name,
+                 (unsigned long long)th->tid);
+        if (!rc)
+            rc = add_counter(x, name, t2, l->wait, l->n);
+        else
+            free(t2), free(l->wait);
+        l->wait = NULL;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int wv_rt_index_take(wv_index *x, wv_rt_build *b, wv_reader *r)
 {
     if (b->rows_running)
         pthread_join(b->rows, NULL);
     b->rows_running = 0;
-    int rc = b->rows_rc || take_heaps(x, b) || (b->rt && take_modules(b->rt, r)) ? -ENOMEM : 0;
+    int rc = b->rows_rc || take_heaps(x, b) || take_sched(x, b, r) || (b->rt && take_modules(b->rt, r)) ? -ENOMEM : 0;
     if (!rc)
         x->rt = b->rt, b->rt = NULL;
     wv_rt_build_free(b);

@@ -21,6 +21,15 @@ typedef struct wv_heap_list {
     size_t n, cap;
 } wv_heap_list;
 
+/* One thread's schedstat samples as two counters: the share of each period
+ * between samples it spent on a CPU, and waiting in the run queue. */
+typedef struct wv_sched_series {
+    wv_schedstat last; /* the previous sample, when have */
+    int have;
+    int64_t *t, *on, *wait; /* a point per period, at its start; percent */
+    size_t n, cap;
+} wv_sched_series;
+
 struct wv_rt_build {
     /* the reading thread's */
     wv_rt *model;
@@ -38,6 +47,8 @@ struct wv_rt_build {
     uint64_t kinds[WV_ITEM_KINDS], latency_samples, schedstat_samples;
     wv_heap_list heaps[WV_RT_MAX_HEAPS];
     uint32_t nheaps;
+    wv_sched_series *sched; /* by thread index */
+    size_t nsched;
     uint64_t max_str;       /* highest string id the items use */
     int oom;
 

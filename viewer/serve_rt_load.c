@@ -131,6 +131,39 @@ static void file_heap(wv_rt_build *b, const wv_heap_sample *h)
     l->v[l->n++] = h->bytes < INT64_MAX ? (int64_t)h->bytes : INT64_MAX;
 }
 
+static int64_t percent_of(uint64_t part, int64_t whole)
+{
+    uint64_t pc = (part * 100 + (uint64_t)whole / 2) / (uint64_t)whole;
+    return pc < 100 ? (int64_t)pc : 100; /* samples are taken a little apart */
+}
+
+/* A period's point needs the sample before it: the first sample of a thread
+ * only starts its series. A count that went backwards (a thread id the
+ * kernel reused) starts it again. */
+static void file_schedstat(wv_rt_build *b, const wv_schedstat *s)
+{
+    wv_sched_series *l = s->thread < b->nsched ? &b->sched[s->thread]
+                                                : table_at(&b->sched, &b->nsched, s->thread, sizeof *b->sched);
+    if (!l) {
+        b->oom = 1;
+        return;
+    }
+    int64_t dt = s->ns - l->last.ns;
+    if (l->have && dt > 0 && s->run_ns >= l->last.run_ns && s->wait_ns >= l->last.wait_ns) {
+        size_t cap = l->cap, cap2 = l->cap;
+        if (wv_grow(&l->t, &cap, l->n + 1, sizeof *l->t) || wv_grow(&l->on, &cap2, l->n + 1, sizeof *l->on) ||
+            wv_grow(&l->wait, &l->cap, l->n + 1, sizeof *l->wait)) {
+            b->oom = 1;
+            return;
+        }
+        l->t[l->n] = l->last.ns;
+        l->on[l->n] = percent_of(s->run_ns - l->last.run_ns, dt);
+        l->wait[l->n++] = percent_of(s->wait_ns - l->last.wait_ns, dt);
+    }
+    if (dt > 0 || !l->have)
+        l->last = *s, l->have = 1;
+}
+
 /* ---- recording (the reading thread) and replaying --------------------------------------------- */
 
 enum rec_type { R_STATE, R_CPU, R_LATENCY, R_LOCK, R_IO, R_PAUSE, R_UV, R_SCHEDSTAT, R_HEAP, R_LOST };
@@ -184,6 +217,7 @@ static void file_rec(wv_rt_build *b, const entry *e)
     case R_SCHEDSTAT:
         b->schedstat_samples++;
         bs->schedstat(b->blocking, &r->schedstat);
+        file_schedstat(b, &r->schedstat);
         break;
     case R_HEAP: file_heap(b, &r->heap); break;
     case R_LOST: bs->lost(b->blocking, r->lost.thread, r->lost.count, r->lost.ns); break;
@@ -305,6 +339,9 @@ void wv_rt_build_free(wv_rt_build *b)
     free_lists(b->uvs, b->nuvs);
     for (uint32_t i = 0; i < b->nheaps; i++)
         free(b->heaps[i].t), free(b->heaps[i].v);
+    for (size_t i = 0; i < b->nsched; i++)
+        free(b->sched[i].t), free(b->sched[i].on), free(b->sched[i].wait);
+    free(b->sched);
     free(b->items);
     free(b);
 }
