@@ -335,9 +335,9 @@ int wv_lod_build_counter(wv_icounter *c);
 
 /* Latency tables, built on first call (thread-safe). NULL when out of memory. */
 const wv_latency *wv_index_task_latency(wv_index *x);
+const wv_latency *wv_index_region_latency(wv_index *x);
 /* Frees a latency table's lists (serve_latency.c); the table itself is the caller's. */
 void wv_latency_free(wv_latency *l);
-const wv_latency *wv_index_region_latency(wv_index *x);
 /* Latency of task i (tasks = 1) or duration of global slice i (tasks = 0). */
 int64_t wv_index_duration(const wv_index *x, int tasks, uint32_t i);
 /* Log indexes of a task, in time order (built on first call); *n their count. */
