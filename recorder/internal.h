@@ -371,6 +371,11 @@ typedef struct weft_session_cfg {
     double seconds;
     uint32_t nchunks;
     int fd;
+    /* Store blocks uncompressed: `weft record` asks for it (WEFT_COMPRESS=
+     * defer) and compresses the file once the program exits, so that the
+     * LZ4 work, two thirds of the writer's CPU, is not spent while the
+     * program runs (writer.c, viewer/compact.c). */
+    bool store;
 } weft_session_cfg;
 
 /* Starts the writer thread for recording `gen` (header already written to

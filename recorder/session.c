@@ -186,12 +186,17 @@ static int write_header(int fd, weft_clock_sample s, uint32_t nchunks, int sched
     return write_all(fd, buf, weft_header_encode(&h, buf));
 }
 
+/* Set by autostart() around its weft_start() when WEFT_COMPRESS=defer: that
+ * recording, and only that one, stores its blocks uncompressed. */
+static bool autostart_store;
+
 /* Opens the file and starts the writer and the sampler; the caller
  * publishes the generation. Under session_lock. */
 static int start_recording(const weft_config *cfg, uint32_t gen)
 {
     weft__clock_init();
     weft_session_cfg sc;
+    sc.store = autostart_store;
     resolve_path(cfg, sc.path, sizeof sc.path);
     sc.seconds = cfg ? cfg->seconds : 0;
     sc.nchunks = chunks_for(cfg ? cfg->buffer_bytes : 0);
@@ -286,7 +291,14 @@ __attribute__((constructor)) static void autostart(void)
         else
             cfg.seconds = v;
     }
+    /* `weft record` compresses the file after the program exits (set_env in
+     * viewer/record.c): the recording stores its blocks uncompressed. */
+    const char *compress = getenv("WEFT_COMPRESS");
+    if (compress && *compress && strcmp(compress, "defer") != 0 && strcmp(compress, "now") != 0)
+        fprintf(stderr, "weft: WEFT_COMPRESS=%s is not defer or now; compressing now\n", compress);
+    autostart_store = compress && strcmp(compress, "defer") == 0;
     int rc = weft_start(&cfg);
+    autostart_store = false;
     if (rc)
         fprintf(stderr, "weft: cannot record to %s: %s\n", out, weft_strerror(rc));
 }

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <link.h>
+#define LZ4F_STATIC_LINKING_ONLY /* LZ4F_uncompressedUpdate (liblz4 >= 1.9.4) */
 #include <lz4frame.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -78,6 +79,7 @@ static struct {
     int err;
     LZ4F_cctx *cctx;
     LZ4F_preferences_t prefs;
+    bool store; /* blocks stored uncompressed (weft_session_cfg.store) */
     bool frame_open;
     uint64_t frame_bytes; /* input fed into the open frame */
     uint8_t *out;
@@ -131,6 +133,8 @@ static void out_reserve(size_t n)
 /* Picks the level for the next frame from the input rate of the last window. */
 static int pick_level(void)
 {
+    if (W.store)
+        return 0;
     uint64_t now = weft__mono_ns();
     if (now - W.win_start_ns >= RATE_WINDOW_NS) {
         W.last_rate = W.win_bytes * 1000000000ull / (now - W.win_start_ns);
@@ -162,7 +166,8 @@ static void put(const void *p, size_t n)
     W.win_bytes += n;
     W.frame_bytes += n;
     out_reserve(LZ4F_compressBound(n, &W.prefs));
-    size_t r = LZ4F_compressUpdate(W.cctx, W.out + W.out_len, W.out_cap - W.out_len, p, n, NULL);
+    size_t r = W.store ? LZ4F_uncompressedUpdate(W.cctx, W.out + W.out_len, W.out_cap - W.out_len, p, n, NULL)
+                       : LZ4F_compressUpdate(W.cctx, W.out + W.out_len, W.out_cap - W.out_len, p, n, NULL);
     if (LZ4F_isError(r))
         return fail(-EIO);
     W.out_len += r;
@@ -580,7 +585,10 @@ int weft__writer_start(const weft_session_cfg *cfg, uint32_t gen, weft_clock_sam
         return -ENOMEM;
     memset(&W.prefs, 0, sizeof W.prefs);
     W.prefs.frameInfo.blockSizeID = LZ4F_max64KB;
-    W.prefs.frameInfo.blockMode = LZ4F_blockLinked;
+    /* Stored blocks must be independent (LZ4F_uncompressedUpdate's rule);
+     * they refer to nothing anyway. */
+    W.store = cfg->store;
+    W.prefs.frameInfo.blockMode = W.store ? LZ4F_blockIndependent : LZ4F_blockLinked;
     /* The content checksum costs ~30 % of the writer's CPU (XXH32 over every
      * byte, by perf), but without it lz4 1.9.4's command-line tool stops at
      * the second of these frames ("undecodable data"), and `lz4 -d` must
