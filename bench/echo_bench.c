@@ -6,7 +6,12 @@
  *   recorded   `weft record -o FILE -- echo_server ...`: the preload library
  *              records the server's reads, writes, epoll waits, allocations
  *              and context switches, the server adds weft_uv_instrument()
- *              and an "echo" region per read. With --inproc (or when this
+ *              and a task per connection. The recorder stores the
+ *              trace uncompressed and `weft record` compresses it after
+ *              the server has exited, outside the measured window
+ *              (viewer/compact.c); WEFT_COMPRESS=now in echo_bench's
+ *              environment measures compression inside the server, as
+ *              before. With --inproc (or when this
  *              weft has no `record` command) only the server's own libweft
  *              recording runs, and the output says so.
  *   baseline   `echo_server -N`: the same binary, not recording and without

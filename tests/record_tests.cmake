@@ -19,3 +19,9 @@ target_compile_definitions(test_record PRIVATE
   LINKEDPROG_BIN="$<TARGET_FILE:linkedprog>"
   STATICPROG_BIN="$<TARGET_FILE:staticprog>")
 add_dependencies(test_record plainprog linkedprog staticprog weft_preload)
+
+# Traces stored uncompressed by the recorder (WEFT_COMPRESS=defer) and
+# compressed afterwards by wv_compact(), as `weft record` does.
+weft_add_test(compact SOURCES test_compact.c)
+target_compile_definitions(test_compact PRIVATE LINKEDPROG_BIN="$<TARGET_FILE:linkedprog>")
+add_dependencies(test_compact linkedprog weft_cli)

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "record.h"
+#include "compact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "reader.h"
@@ -145,6 +147,11 @@ static int set_env(const char *lib, const rec_opts *o)
         rc |= setenv("WEFT_SECONDS", o->seconds, 1);
     snprintf(buf, sizeof buf, "%d", (int)getpid());
     rc |= setenv("WEFT_RECORD_PID", buf, 1);
+    /* The recorder stores its blocks uncompressed and compact() compresses
+     * the file once the program has exited: LZ4 is then never the program's
+     * cost (viewer/compact.c). WEFT_COMPRESS=now in weft's own environment
+     * keeps compression in the program, to compare the two. */
+    rc |= setenv("WEFT_COMPRESS", "defer", 0);
 #ifdef WEFT_RECORD_ASAN
     /* This weft is an AddressSanitizer build, and so is the preload library.
      * The program then loads the ASan runtime after it, which ASan refuses
@@ -284,6 +291,27 @@ static void summarise(wv_reader *r, rec_summary *s)
     }
 }
 
+/* Compresses the trace the program left; a failure leaves it complete, only
+ * larger, and says so. */
+static void compact(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return; /* report_trace says no trace was written */
+    wv_compact_result res;
+    char err[512];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (wv_compact(path, &res, err, sizeof err) != 0) {
+        fprintf(stderr, "weft: record: %s; the trace is complete but not compressed\n", err);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "weft: compressed the trace after the program exited: %.1f MB -> %.1f MB in %.2f s\n",
+            (double)res.bytes_before / 1e6, (double)res.bytes_after / 1e6,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+}
+
 /* One line: where the trace is and what it holds; a second one if reading
  * it found a problem (a killed program leaves a truncated file). */
 static void report_trace(const char *path)
@@ -334,7 +362,9 @@ int wv_record_main(int argc, char **argv)
     forward_signals();
     bool started;
     int status = run(lib, &o, &started);
-    if (started)
+    if (started) {
+        compact(o.out);
         report_trace(o.out);
+    }
     return status;
 }

@@ -69,13 +69,25 @@ static void *waiter(void *arg)
     return arg;
 }
 
-int main(void)
+/* `linkedprog N`: N more regions and counter values after the rounds, for
+ * traces of some size (test_compact.c). */
+static void more_events(long n)
+{
+    for (long i = 0; i < n; i++) {
+        weft_region reg = weft_region_begin(0, i % 3 ? "parse" : "reply");
+        weft_counter("queue", (int64_t)(i * 7919 % 1000));
+        weft_region_end(reg);
+    }
+}
+
+int main(int argc, char **argv)
 {
     pthread_t h, w;
     pthread_create(&h, NULL, holder, NULL);
     pthread_create(&w, NULL, waiter, NULL);
     pthread_join(h, NULL);
     pthread_join(w, NULL);
+    more_events(argc > 1 ? strtol(argv[1], NULL, 10) : 0);
     printf("lock=%p\nblock=%p\nrounds=%d\nrecording=%d\n", (void *)&mu, (void *)block, ROUNDS,
            weft_enabled());
     return 0;
