@@ -24,6 +24,9 @@
  * keeps every cycle before the cut. A new frame starts every FRAME_MAX input
  * bytes, bounding what one damaged block can take with it, and whenever the
  * compression level must change (docs/format.md §1).
+ * Under `weft record` (WEFT_COMPRESS=defer) the frames store their blocks
+ * uncompressed and `weft record` compresses the file after the program has
+ * exited (viewer/compact.c): the program never pays for LZ4.
  */
 #define _GNU_SOURCE
 #include "internal.h"
