@@ -40,6 +40,11 @@ static inline void bench_sink(uint64_t v) { __asm__ __volatile__("" : : "r"(v));
 
 /* Median of n values (n >= 1); v is reordered. */
 double bench_median(double *v, int n);
+/* After bench_median(v, n) has sorted v: a distribution-free 95 % confidence
+ * interval of that median, between the order statistics whose ranks are
+ * (n -/+ 1.96 sqrt(n)) / 2 (the sign test's interval). With fewer than 6
+ * values it is the whole range. */
+void bench_median_ci(const double *sorted, int n, double *lo, double *hi);
 
 /* Cost per iteration, in ns, of the loops printed beside the figures. */
 double bench_loop_empty_ns(uint64_t iters);
