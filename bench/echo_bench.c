@@ -52,7 +52,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_RUNS 50
+#define MAX_RUNS 500
 #define TARGET 0.98
 
 static const char *server_bin = ECHO_BENCH_SERVER;
