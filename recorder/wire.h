@@ -27,6 +27,10 @@
 /* The header travels in an LZ4 skippable frame so `lz4 -d` skips it and
  * decompresses the events. */
 #define WEFT_SKIPPABLE_MAGIC 0x184D2A57u
+/* What a reader of the file meets between frames: an LZ4 frame, or any of
+ * the sixteen skippable-frame magics (ours above, or another tool's). */
+#define WEFT_LZ4_FRAME_MAGIC 0x184D2204u
+#define WEFT_LZ4_SKIPPABLE(magic) (((magic) & 0xFFFFFFF0u) == 0x184D2A50u)
 #define WEFT_HEADER_MAGIC "WEFT"
 #define WEFT_HEADER_FIXED 64 /* bytes before the variable-length strings */
 

@@ -19,14 +19,13 @@
 
 #include "compact.h"
 #include "testutil.h"
+#include "wire.h"
 
 /* What the file's LZ4 frames look like, walked from their headers. */
 typedef struct layout {
     int frames, independent; /* frames, and those with independent blocks */
     int stored, compressed;  /* blocks of each kind */
 } layout;
-
-static uint32_t le32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
 static layout layout_of(const char *path)
 {
@@ -37,19 +36,19 @@ static layout layout_of(const char *path)
     size_t n = fread(b, 1, sizeof b, f), i = 0;
     fclose(f);
     while (i + 8 <= n) {
-        uint32_t magic = le32(b + i);
-        if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {
-            i += 8 + le32(b + i + 4);
+        uint32_t magic = weft_get_le32(b + i);
+        if (WEFT_LZ4_SKIPPABLE(magic)) {
+            i += 8 + weft_get_le32(b + i + 4);
             continue;
         }
-        cr_assert_eq(magic, 0x184D2204u, "an LZ4 frame at offset %zu", i);
+        cr_assert_eq(magic, WEFT_LZ4_FRAME_MAGIC, "an LZ4 frame at offset %zu", i);
         uint8_t flg = b[i + 4];
         l.frames++;
         l.independent += !!(flg & 0x20);
         i += 7 + (flg & 0x08 ? 8 : 0) + (flg & 0x01 ? 4 : 0);
         for (;;) {
             cr_assert_leq(i + 4, n, "the frame is complete");
-            uint32_t size = le32(b + i);
+            uint32_t size = weft_get_le32(b + i);
             i += 4;
             if (size == 0)
                 break;

@@ -10,8 +10,8 @@
  * and there is time for LZ4HC, which makes the file ~20 % smaller than the
  * fast mode the writer uses under load.
  *
- * The walk is the reader's (reader_frames.c) in miniature, but it needs no
- * records: LZ4F_decompress() says where a frame ends, and a frame's bytes go
+ * The walk is the reader's (reader_frames.c) in miniature, over the same
+ * read window (infile.h), but it needs no records: LZ4F_decompress() says where a frame ends, and a frame's bytes go
  * into one new frame, so no record ever crosses a frame boundary that it
  * did not cross before. Anything that is not a complete, valid frame - a
  * truncated tail, a damaged block - stops the walk, and the rest of the file
@@ -19,6 +19,8 @@
  */
 #define _GNU_SOURCE
 #include "compact.h"
+#include "infile.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,17 +36,12 @@
 
 #define IN_CAP (256u << 10)
 #define PLAIN_CAP (64u << 10)
-#define LZ4_FRAME_MAGIC 0x184D2204u
 #define COMPACT_LEVEL LZ4HC_CLEVEL_MIN /* 3: ~100 MB/s, ~20 % smaller than the fast mode */
 
 typedef struct cx {
     const char *path;
-    int in, out;
-    uint8_t *buf; /* input window: buf[pos, len) is the file from offset base + pos */
-    size_t len, pos;
-    uint64_t base;
-    bool eof;
-    int read_err;
+    wv_infile in;
+    int out;
     LZ4F_dctx *d;
     LZ4F_cctx *c;
     LZ4F_preferences_t prefs;
@@ -68,32 +65,6 @@ static int fail(cx *x, const char *fmt, ...)
     return -1;
 }
 
-static uint64_t in_off(const cx *x) { return x->base + x->pos; }
-
-/* Makes at least n (<= IN_CAP) bytes available unless the file ends first.
- * @return the bytes available. */
-static size_t fill(cx *x, size_t n)
-{
-    while (x->len - x->pos < n && !x->eof) {
-        if (x->pos) {
-            memmove(x->buf, x->buf + x->pos, x->len - x->pos);
-            x->base += x->pos;
-            x->len -= x->pos;
-            x->pos = 0;
-        }
-        ssize_t k = read(x->in, x->buf + x->len, IN_CAP - x->len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            x->read_err = k < 0 ? errno : 0;
-            x->eof = true;
-        } else {
-            x->len += (size_t)k;
-        }
-    }
-    return x->len - x->pos;
-}
-
 static int put(cx *x, const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -113,14 +84,14 @@ static int put(cx *x, const void *p, size_t n)
 static int copy_rest(cx *x)
 {
     for (;;) {
-        size_t k = fill(x, IN_CAP);
+        size_t k = wv_infile_need(&x->in, x->in.cap);
         if (!k)
-            return x->read_err ? fail(x, "read error at offset %llu: %s", (unsigned long long)in_off(x),
-                                      strerror(x->read_err))
-                               : 0;
-        if (put(x, x->buf + x->pos, k))
+            return x->in.err ? fail(x, "read error at offset %llu: %s",
+                                    (unsigned long long)wv_infile_off(&x->in), strerror(x->in.err))
+                             : 0;
+        if (put(x, wv_infile_ptr(&x->in), k))
             return -1;
-        x->pos += k;
+        x->in.pos += k;
     }
 }
 
@@ -138,14 +109,14 @@ static int frame(cx *x)
     if (lz4_failed(r) || put(x, x->z, r))
         return lz4_failed(r) ? fail(x, "LZ4: %s", LZ4F_getErrorName(r)) : -1;
     for (;;) {
-        size_t avail = fill(x, 1);
+        size_t avail = wv_infile_need(&x->in, 1);
         if (!avail)
             break; /* truncated */
         size_t used = avail, got = PLAIN_CAP;
-        size_t hint = LZ4F_decompress(x->d, x->plain, &got, x->buf + x->pos, &used, NULL);
+        size_t hint = LZ4F_decompress(x->d, x->plain, &got, wv_infile_ptr(&x->in), &used, NULL);
         if (lz4_failed(hint) || (!used && !got))
             break; /* damaged */
-        x->pos += used;
+        x->in.pos += used;
         if (got) {
             r = LZ4F_compressUpdate(x->c, x->z, x->zcap, x->plain, got, NULL);
             if (lz4_failed(r) || put(x, x->z, r))
@@ -168,41 +139,38 @@ static int frame(cx *x)
 /* Walks the file. @return 0 or -1. */
 static int walk(cx *x, wv_compact_result *res)
 {
+    wv_infile *in = &x->in;
     for (;;) {
-        uint64_t start = in_off(x);
-        size_t k = fill(x, 8);
-        if (x->read_err)
-            return fail(x, "read error at offset %llu: %s", (unsigned long long)start, strerror(x->read_err));
+        uint64_t start = wv_infile_off(in);
+        size_t k = wv_infile_need(in, 8);
+        if (in->err)
+            return fail(x, "read error at offset %llu: %s", (unsigned long long)start, strerror(in->err));
         if (k == 0)
             return 0;
-        uint32_t magic = k >= 4 ? (uint32_t)x->buf[x->pos] | (uint32_t)x->buf[x->pos + 1] << 8 |
-                                          (uint32_t)x->buf[x->pos + 2] << 16 | (uint32_t)x->buf[x->pos + 3] << 24
-                                : 0;
-        if (k >= 8 && (magic & 0xFFFFFFF0u) == 0x184D2A50u) { /* skippable: copied */
-            uint64_t size = 8 + ((uint64_t)x->buf[x->pos + 4] | (uint64_t)x->buf[x->pos + 5] << 8 |
-                                 (uint64_t)x->buf[x->pos + 6] << 16 | (uint64_t)x->buf[x->pos + 7] << 24);
+        uint32_t magic = k >= 4 ? weft_get_le32(wv_infile_ptr(in)) : 0;
+        if (k >= 8 && WEFT_LZ4_SKIPPABLE(magic)) { /* copied as it is */
+            uint64_t size = 8 + (uint64_t)weft_get_le32(wv_infile_ptr(in) + 4);
             while (size) {
-                size_t n = fill(x, size < IN_CAP ? (size_t)size : IN_CAP);
+                size_t n = wv_infile_need(in, size < in->cap ? (size_t)size : in->cap);
                 if (!n)
                     break;
                 n = n < size ? n : (size_t)size;
-                if (put(x, x->buf + x->pos, n))
+                if (put(x, wv_infile_ptr(in), n))
                     return -1;
-                x->pos += n, size -= n;
+                in->pos += n, size -= n;
             }
             if (size) { /* the file ends inside it: what was there is copied */
                 res->kept_offset = start;
-                return x->read_err ? fail(x, "read error: %s", strerror(x->read_err)) : 0;
+                return in->err ? fail(x, "read error: %s", strerror(in->err)) : 0;
             }
             continue;
         }
-        int rc = magic == LZ4_FRAME_MAGIC ? frame(x) : 0;
+        int rc = magic == WEFT_LZ4_FRAME_MAGIC ? frame(x) : 0;
         if (rc < 0)
             return -1;
         if (rc == 0) { /* from here on, byte for byte */
-            if (lseek(x->in, (off_t)start, SEEK_SET) < 0)
+            if (wv_infile_seek(in, start) != 0)
                 return fail(x, "cannot seek: %s", strerror(errno));
-            x->base = start, x->pos = x->len = 0, x->eof = false, x->read_err = 0;
             res->kept_offset = start;
             return copy_rest(x);
         }
@@ -219,10 +187,9 @@ static int setup(cx *x)
     x->prefs.frameInfo.blockChecksumFlag = LZ4F_blockChecksumEnabled;
     x->prefs.compressionLevel = COMPACT_LEVEL;
     x->zcap = LZ4F_compressBound(PLAIN_CAP, &x->prefs) + LZ4F_HEADER_SIZE_MAX;
-    x->buf = malloc(IN_CAP);
     x->plain = malloc(PLAIN_CAP);
     x->z = malloc(x->zcap);
-    if (!x->buf || !x->plain || !x->z || LZ4F_isError(LZ4F_createDecompressionContext(&x->d, LZ4F_VERSION)) ||
+    if (!x->plain || !x->z || LZ4F_isError(LZ4F_createDecompressionContext(&x->d, LZ4F_VERSION)) ||
         LZ4F_isError(LZ4F_createCompressionContext(&x->c, LZ4F_VERSION)))
         return fail(x, "out of memory");
     return 0;
@@ -230,25 +197,28 @@ static int setup(cx *x)
 
 static void teardown(cx *x)
 {
-    free(x->buf), free(x->plain), free(x->z);
+    wv_infile_free(&x->in);
+    free(x->plain), free(x->z);
     LZ4F_freeDecompressionContext(x->d);
     LZ4F_freeCompressionContext(x->c);
 }
 
 int wv_compact(const char *path, wv_compact_result *res, char *err, size_t errcap)
 {
-    cx x = {.path = path, .in = -1, .out = -1, .err = err, .errcap = errcap};
+    cx x = {.path = path, .out = -1, .err = err, .errcap = errcap};
     if (err && errcap)
         *err = 0;
     memset(res, 0, sizeof *res);
     char *tmp = NULL;
     struct stat st;
     int rc = -1;
-    if (setup(&x))
+    int fd = open(path, O_RDONLY | O_CLOEXEC), open_err = errno;
+    if (wv_infile_init(&x.in, fd, IN_CAP) != 0 || setup(&x)) {
+        fail(&x, "out of memory");
         goto out;
-    x.in = open(path, O_RDONLY | O_CLOEXEC);
-    if (x.in < 0 || fstat(x.in, &st) != 0) {
-        fail(&x, "%s", strerror(errno));
+    }
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fail(&x, "%s", strerror(fd < 0 ? open_err : errno));
         goto out;
     }
     if (asprintf(&tmp, "%s.compact-XXXXXX", path) < 0) {
@@ -284,8 +254,8 @@ out:
     if (rc != 0 && tmp)
         unlink(tmp);
     free(tmp);
-    if (x.in >= 0)
-        close(x.in);
+    if (x.in.fd >= 0)
+        close(x.in.fd);
     teardown(&x);
     return rc;
 }

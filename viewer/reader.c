@@ -228,8 +228,8 @@ static void read_header(wv_reader *r)
 {
     static const uint8_t magic[4] = {0x57, 0x2A, 0x4D, 0x18};
     size_t k = wv__rd_in_need(r, 16);
-    if (r->in_errno)
-        return wv__rd_problem(r, WV_FAILED, 0, 0, "cannot read: %s", strerror(r->in_errno));
+    if (r->in.err)
+        return wv__rd_problem(r, WV_FAILED, 0, 0, "cannot read: %s", strerror(r->in.err));
     if (k == 0)
         return corrupt(r, 0, "file is empty");
     const uint8_t *p = in_ptr(r);
@@ -250,7 +250,7 @@ static void read_header(wv_reader *r)
     if (wv__rd_in_need(r, 8 + size) < 8 + size)
         return corrupt(r, in_off(r) + in_avail(r), "file ends inside the header");
     parse_header_payload(r, in_ptr(r) + 8, size);
-    r->in_pos += 8 + size;
+    r->in.pos += 8 + size;
     r->good_bytes = in_off(r);
 }
 
@@ -260,12 +260,11 @@ static wv_reader *reader_new(const char *name)
     if (!r)
         return NULL;
     r->name = strdup(name);
-    r->in = malloc(IN_CAP);
+    wv_infile_init(&r->in, -1, IN_CAP);
     r->stage_cap = 2 * (size_t)WV_RECORD_MAX + STAGE_SLACK;
     r->stage = malloc(r->stage_cap);
     r->wm = malloc(WM_CAP * sizeof *r->wm);
-    r->fd = -1;
-    if (!r->name || !r->in || !r->stage || !r->wm ||
+    if (!r->name || !r->in.buf || !r->stage || !r->wm ||
         LZ4F_isError(LZ4F_createDecompressionContext(&r->dctx, LZ4F_VERSION))) {
         wv_reader_close(r);
         return NULL;
@@ -276,7 +275,7 @@ static wv_reader *reader_new(const char *name)
 static void reader_start(wv_reader *r)
 {
     struct stat st;
-    if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode))
+    if (fstat(r->in.fd, &st) == 0 && S_ISREG(st.st_mode))
         r->file_size = (uint64_t)st.st_size;
     read_header(r);
 }
@@ -286,7 +285,7 @@ wv_reader *wv_reader_open_fd(int fd, const char *name)
     wv_reader *r = reader_new(name);
     if (!r)
         return NULL;
-    r->fd = fd;
+    r->in.fd = fd;
     reader_start(r);
     return r;
 }
@@ -296,8 +295,8 @@ wv_reader *wv_reader_open(const char *path)
     wv_reader *r = reader_new(path);
     if (!r)
         return NULL;
-    r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) {
+    r->in.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->in.fd < 0) {
         wv__rd_problem(r, WV_FAILED, 0, 0, "cannot open: %s", strerror(errno));
         return r;
     }
@@ -345,7 +344,7 @@ const wv_module *wv_reader_module(const wv_reader *r, uint32_t i)
 
 wv_progress wv_reader_progress(const wv_reader *r)
 {
-    uint64_t seen = r->in_base + r->in_len;
+    uint64_t seen = r->in.base + r->in.len;
     wv_progress p = {r->file_size > seen ? r->file_size : seen, r->good_bytes, r->delivered};
     return p;
 }
@@ -372,8 +371,8 @@ void wv_reader_close(wv_reader *r)
     for (uint32_t i = 0; i < r->nmod; i++)
         free((char *)r->mod[i].path);
     free(r->mod);
-    if (r->own_fd && r->fd >= 0)
-        close(r->fd);
+    if (r->own_fd && r->in.fd >= 0)
+        close(r->in.fd);
     if (r->dctx)
         LZ4F_freeDecompressionContext(r->dctx);
     free(r->str);
@@ -383,7 +382,7 @@ void wv_reader_close(wv_reader *r)
     free(r->wm);
     wv_timeconv_free(&r->clock);
     free(r->stage);
-    free(r->in);
+    wv_infile_free(&r->in);
     free(r->name);
     free(r);
 }

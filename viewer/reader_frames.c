@@ -1,6 +1,7 @@
 /*
- * reader_frames.c - the reader's input and frame layers: a 64 KiB window over
- * the file, and the walk over the LZ4 frame structure itself (frame header,
+ * reader_frames.c - the reader's input and frame layers: what it does when
+ * its 64 KiB window over the file (infile.h) ends early, and the walk over
+ * the LZ4 frame structure itself (frame header,
  * blocks, end mark), so that every error names the offset of the block it
  * happened in. Each block goes to LZ4F_decompress(); the records it
  * completes go to reader_records.c.
@@ -16,52 +17,14 @@
 /* Input                                                                    */
 /* ======================================================================== */
 
-/* Makes at least n (<= IN_CAP) bytes available unless the file ends first.
- * @return the bytes available. */
-size_t wv__rd_in_need(wv_reader *r, size_t n)
-{
-    while (in_avail(r) < n && !r->in_eof) {
-        if (r->in_pos) {
-            memmove(r->in, r->in + r->in_pos, in_avail(r));
-            r->in_base += r->in_pos;
-            r->in_len -= r->in_pos;
-            r->in_pos = 0;
-        }
-        ssize_t k = read(r->fd, r->in + r->in_len, IN_CAP - r->in_len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            r->in_errno = k < 0 ? errno : 0;
-            r->in_eof = 1;
-            break;
-        }
-        r->in_len += (size_t)k;
-    }
-    return in_avail(r);
-}
-
-/* Skips n bytes. @return 0, or -1 if the file ends first. */
-int wv__rd_in_skip(wv_reader *r, uint64_t n)
-{
-    while (n) {
-        size_t k = wv__rd_in_need(r, n < IN_CAP ? (size_t)n : IN_CAP);
-        if (!k)
-            return -1;
-        k = k < n ? k : (size_t)n;
-        r->in_pos += k;
-        n -= k;
-    }
-    return 0;
-}
-
 /* The file ended early: a warning; or a read error: a failure. */
 static void ended_early(wv_reader *r)
 {
-    if (r->in_errno)
-        wv__rd_problem(r, WV_FAILED, 1, in_off(r) + (r->in_len - r->in_pos), "read error: %s",
-                strerror(r->in_errno));
+    if (r->in.err)
+        wv__rd_problem(r, WV_FAILED, 1, in_off(r) + (in_avail(r)), "read error: %s",
+                strerror(r->in.err));
     else
-        wv__rd_problem(r, WV_TRUNCATED, 1, in_off(r) + (r->in_len - r->in_pos), "truncated");
+        wv__rd_problem(r, WV_TRUNCATED, 1, in_off(r) + (in_avail(r)), "truncated");
 }
 
 /* ======================================================================== */
@@ -111,7 +74,7 @@ static size_t feed(wv_reader *r, uint64_t len)
             return ended_early(r), (size_t)-1;
         k = k < len ? k : (size_t)len;
         const uint8_t *src = in_ptr(r);
-        r->in_pos += k;
+        r->in.pos += k;
         len -= k;
         if ((hint = decompress(r, src, k)) == (size_t)-1)
             return hint;
@@ -125,7 +88,7 @@ static void frame_skippable(wv_reader *r)
     if (wv__rd_in_need(r, 8) < 8)
         return ended_early(r);
     uint64_t size = weft_get_le32(in_ptr(r) + 4);
-    r->in_pos += 8;
+    r->in.pos += 8;
     if (wv__rd_in_skip(r, size))
         return ended_early(r);
     r->good_bytes = in_off(r);
@@ -135,15 +98,15 @@ static void frame_start(wv_reader *r)
 {
     uint64_t off = in_off(r);
     size_t k = wv__rd_in_need(r, 7);
-    if (k == 0 && !r->in_errno)
+    if (k == 0 && !r->in.err)
         return wv__rd_problem(r, WV_TRUNCATED, 1, off, "truncated"); /* ends between frames */
     if (k < 4)
         return ended_early(r);
     const uint8_t *p = in_ptr(r);
     uint32_t magic = weft_get_le32(p);
-    if ((magic & 0xFFFFFFF0u) == 0x184D2A50u)
+    if (WEFT_LZ4_SKIPPABLE(magic))
         return frame_skippable(r);
-    if (magic != LZ4_MAGIC)
+    if (magic != WEFT_LZ4_FRAME_MAGIC)
         return corrupt(r, off, "corrupt data: not an LZ4 frame (magic 0x%08x)", magic);
     if (k < 7)
         return ended_early(r);

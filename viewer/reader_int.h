@@ -7,6 +7,7 @@
 #define WV_READER_INT_H
 
 #include "reader.h"
+#include "infile.h"
 #include "timeconv.h"
 
 #include <lz4frame.h>
@@ -19,7 +20,6 @@
 #define WM_CAP 4096u                   /* clock samples younger than the lag */
 #define HEADER_MAX 4096u               /* a larger header payload is not plausible */
 #define END_MAX (64u + 3u * WEFT_UVARINT_MAX * WV_MAX_THREADS)
-#define LZ4_MAGIC 0x184D2204u
 
 /* A queued batch body (the events only), or a gap marker. */
 typedef struct wv_batch {
@@ -52,7 +52,7 @@ enum walk_state { WALK_FRAME, WALK_BLOCK };
 
 struct wv_reader {
     char *name;
-    int fd, own_fd;
+    int own_fd; /* close in.fd at the end */
     enum wv_status status;
     int has_off;
     uint64_t prob_off;
@@ -61,10 +61,7 @@ struct wv_reader {
     weft_header hdr;
 
     /* input */
-    uint8_t *in;
-    size_t in_pos, in_len;
-    uint64_t in_base; /* file offset of in[0] */
-    int in_eof, in_errno;
+    wv_infile in;
     uint64_t file_size;
 
     /* frames */
@@ -120,11 +117,11 @@ void wv__rd_thread_set_name(wv_tstate *t, const uint8_t *p, size_t len);
 
 /* reader_frames.c: input and frames */
 
-static inline uint64_t in_off(const wv_reader *r) { return r->in_base + r->in_pos; }
-static inline size_t in_avail(const wv_reader *r) { return r->in_len - r->in_pos; }
-static inline const uint8_t *in_ptr(const wv_reader *r) { return r->in + r->in_pos; }
-size_t wv__rd_in_need(wv_reader *r, size_t n);
-int wv__rd_in_skip(wv_reader *r, uint64_t n);
+static inline uint64_t in_off(const wv_reader *r) { return wv_infile_off(&r->in); }
+static inline size_t in_avail(const wv_reader *r) { return wv_infile_avail(&r->in); }
+static inline const uint8_t *in_ptr(const wv_reader *r) { return wv_infile_ptr(&r->in); }
+static inline size_t wv__rd_in_need(wv_reader *r, size_t n) { return wv_infile_need(&r->in, n); }
+static inline int wv__rd_in_skip(wv_reader *r, uint64_t n) { return wv_infile_skip(&r->in, n); }
 /* One step of reading: one frame header, block or skippable frame. */
 void wv__rd_pump(wv_reader *r);
 
